@@ -32,7 +32,8 @@ class ModuleSpec:
 @dataclass(frozen=True)
 class MilestoneSpec:
     key: str             # "tinydigits" | "mnist"
-    points: float
+    accuracy_points: float
+    loss_points: float
     min_test_accuracy: float
     max_train_loss: float
     time_limit_seconds: float
@@ -52,13 +53,15 @@ class Config:
     path: Path
     modules: dict[str, ModuleSpec]
     milestone: dict[str, MilestoneSpec]
+    milestone_hidden_points: float
     sandbox: SandboxSpec
     public_timeout_seconds: float
     hidden_timeout_seconds: float
 
     @property
     def total_points(self) -> float:
-        return sum(m.points for m in self.modules.values()) + sum(m.points for m in self.milestone.values())
+        return (sum(m.points for m in self.modules.values()) + self.milestone_hidden_points
+                + sum(m.accuracy_points + m.loss_points for m in self.milestone.values()))
 
 
 def _section(raw: dict[str, Any], key: str, path: Path) -> Any:
@@ -84,15 +87,16 @@ def load_config(path: Optional[Path] = None) -> Config:
             for num, m in _section(raw, "modules", path).items()
         }
         milestone = {
-            key: MilestoneSpec(key, float(m["points"]), float(m["min_test_accuracy"]), float(m["max_train_loss"]),
-                               float(m["time_limit_seconds"]), int(m["memory_mb"]))
-            for key, m in _section(raw, "milestone03", path).items()
+            key: MilestoneSpec(key, float(m["accuracy_points"]), float(m["loss_points"]), float(m["min_test_accuracy"]),
+                               float(m["max_train_loss"]), float(m["time_limit_seconds"]), int(m["memory_mb"]))
+            for key, m in _section(raw, "milestone03", path).items() if isinstance(m, dict)
         }
+        milestone_hidden = float(_section(raw, "milestone03", path).get("hidden_tests_points", 0))
         sb = _section(raw, "sandbox", path)
         sandbox = SandboxSpec(float(sb["probe_time_limit_seconds"]), int(sb["probe_memory_mb"]),
                               int(sb["file_size_mb"]), int(sb["processes"]))
         tests = _section(raw, "tests", path)
-        return Config(path, modules, milestone, sandbox,
+        return Config(path, modules, milestone, milestone_hidden, sandbox,
                       float(tests["public_timeout_seconds"]), float(tests["hidden_timeout_seconds"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"grader config {path}: bad or missing entry ({exc!r})") from None
