@@ -65,16 +65,19 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
     hidden_files = _test_files(hidden_dir or hidden_tests_dir(), targets.modules, targets.milestone) if hidden else []
     # Hidden tests split into `workers` sessions (each with its own sandbox uid slot) for two cores.
     shards = [hidden_files[i::workers] for i in range(workers)] if hidden_files else []
+    env = {"TINYTORCH_GRADER_CONFIG": str(cfg.path)}  # hidden tests read limits from the same config
     jobs = []
     with ThreadPoolExecutor(max_workers=2 + len(shards)) as pool:
         if public_files:
             jobs.append(pool.submit(run_pytest, public_files, impl=impl, source="public", module_of_files="public",
                                     per_test_timeout=cfg.public_timeout_seconds,
-                                    total_timeout=cfg.public_timeout_seconds * 4 + 60, uid_slot=slot_base))
+                                    total_timeout=cfg.public_timeout_seconds * 4 + 60, uid_slot=slot_base,
+                                    extra_env=env))
         for i, shard in enumerate(s for s in shards if s):
             jobs.append(pool.submit(run_pytest, shard, impl=impl, source="hidden", module_of_files="hidden",
                                     per_test_timeout=cfg.hidden_timeout_seconds,
-                                    total_timeout=cfg.hidden_timeout_seconds * 2, uid_slot=slot_base + 1 + i))
+                                    total_timeout=cfg.hidden_timeout_seconds * 2, uid_slot=slot_base + 1 + i,
+                                    extra_env=env))
         milestone_job = None
         if targets.milestone:
             milestone_job = pool.submit(score_milestone, impl, cfg, loaders or default_loaders(),
