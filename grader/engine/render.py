@@ -28,21 +28,32 @@ def render(report: GradeReport, cfg: Config, console: Console) -> None:
     console.print(f"[bold]tinytorch check[/bold] · {report.targets.label} · implementation: {report.impl}")
     for module, group in groupby(report.rows, key=lambda r: r.module):
         rows = list(group)
-        table = Table(title=_section_title(module, cfg), title_justify="left", expand=True, show_lines=False)
-        table.add_column("Test", ratio=3)
-        table.add_column("Kind", width=9)
-        table.add_column("Points", justify="right", width=7)
-        table.add_column("Result", width=14)
-        table.add_column("Why", ratio=4)
+        table = Table(title=_section_title(module, cfg), title_justify="left", title_style="bold",
+                      expand=True, box=None, padding=(0, 1), show_header=True, header_style="dim")
+        table.add_column("Result", width=13, no_wrap=True)
+        table.add_column("Test", ratio=1)
+        table.add_column("Points", justify="right", width=7, no_wrap=True)
         for row in rows:
             label, style = MARKS.get(row.outcome, (row.outcome, ""))
-            kind = {"public": "public", "hidden": row.visibility.replace("_", " "), "milestone": "held-out"}[row.source] \
-                if row.source in ("public", "hidden", "milestone") else row.source
-            table.add_row(row.title, kind, _points(row), Text(label, style=style), row.reason)
+            title = Text(row.title)
+            kind = _kind(row)
+            if kind:
+                title.append(f"  [{kind}]", style="dim")
+            if row.reason and row.outcome != PASSED or row.source == "milestone":
+                title.append("\n" + row.reason, style="dim" if row.outcome == PASSED else style)
+            table.add_row(Text(label, style=style), title, _points(row))
         console.print(table)
         console.print(_module_summary(rows))
     _totals(report, console)
     console.print(f"[bold]Next:[/bold] {next_step(report, cfg)}")
+
+
+def _kind(row: Row) -> str:
+    if row.source == "hidden":
+        return row.visibility.replace("_", " ") if row.visibility != "visible" else "hidden test, visible"
+    if row.source == "milestone":
+        return "held-out data"
+    return ""
 
 
 def _module_summary(rows: list[Row]) -> str:
