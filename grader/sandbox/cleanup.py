@@ -1,0 +1,253 @@
+"""Leave nothing behind: kill every process a sandbox started, and remove its temp dir.
+
+Three nets, from coarse to fine:
+
+1. `kill_group`: SIGKILL the worker's process group (the worker is a session leader).
+2. `kill_uid` (grader running as root): a forked helper switches to the sandbox uid and
+   calls kill(-1, SIGKILL), which reaches every process of that uid, including those that
+   called setsid or double-forked; /proc then confirms that none is left.
+3. `reap_orphans`: the grader process is a child subreaper, so every orphaned descendant of
+   a worker is re-parented to it. Every child of the grader that is a sandbox process and
+   not a worker still in flight is SIGSTOPped (no more forking), SIGKILLed and reaped, until
+   none is left. A sandbox process is one outside the grader's session that runs as a
+   sandbox uid, or has no_new_privs set while the grader has not (every worker sets it
+   before student code runs, and it is inherited and irrevocable). Other children of the
+   grader, e.g. pytest sessions it started with start_new_session, are never touched.
+
+`sweep` repeats all three until nothing is left. (kill(-1) alone cannot tell: it reports
+success while any process at all exists, even one it may not signal.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import stat
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.sandbox.privileges import MAX_SLOTS, SANDBOX_BASE_ID
+
+_PR_SET_CHILD_SUBREAPER = 36
+_libc = ctypes.CDLL(None, use_errno=True)
+
+# Workers in flight, by pid; guarded by SPAWN_LOCK so a concurrent sweep never sees a worker
+# between its fork and its registration.
+SPAWN_LOCK = threading.Lock()
+IN_FLIGHT: set[int] = set()
+
+SWEEP_SECONDS = 10.0
+_KILL_ROUNDS = 3
+
+
+def become_subreaper() -> None:
+    """Make this process the reaper of its orphaned descendants (idempotent)."""
+    if _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER) failed: {os.strerror(err)}")
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL process group `pgid`; a group that no longer exists is fine."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process of `uid` from a forked helper running as that uid (needs root).
+
+    kill(-1, sig) reaches exactly the processes the sender may signal: those whose real or
+    saved uid is the helper's uid, wherever they are in the process tree.
+    """
+    pid = os.fork()
+    if pid == 0:  # the helper: plain system calls only, then _exit
+        code = 0
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            for _ in range(_KILL_ROUNDS):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(-1, signal.SIGKILL)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise OSError(f"cannot switch to uid {uid} to kill its processes (is the grader root?)")
+
+
+def processes_of_uid(uid: int) -> list[int]:
+    """Pids of live (non-zombie) processes whose real or saved uid is `uid`, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            status = _status(int(entry))
+            if status is not None and uid in (status.real_uid, status.saved_uid) and not status.zombie:
+                found.append(int(entry))
+    return found
+
+
+def is_sandbox_process(pid: int) -> bool:
+    """Whether child `pid` belongs to a sandbox (see the module docstring)."""
+    status = _status(pid)
+    if status is None or _session(pid) in (None, os.getsid(0)):
+        return False
+    if SANDBOX_BASE_ID <= status.real_uid < SANDBOX_BASE_ID + MAX_SLOTS:
+        return True
+    grader = _status(os.getpid())
+    return status.no_new_privs and grader is not None and not grader.no_new_privs
+
+
+def reap_orphans() -> int:
+    """Stop, kill and reap every sandbox child of this process not in IN_FLIGHT, repeatedly
+    (their own children are re-parented here as they die); return how many."""
+    total = 0
+    deadline = time.monotonic() + SWEEP_SECONDS
+    while time.monotonic() < deadline:
+        with SPAWN_LOCK:
+            victims = [pid for pid in children() if pid not in IN_FLIGHT and is_sandbox_process(pid)]
+            for sig in (signal.SIGSTOP, signal.SIGKILL):
+                for pid in victims:
+                    _signal(pid, sig)
+        if not victims:
+            break
+        for pid in victims:
+            _reap(pid, deadline)
+        total += len(victims)
+    return total
+
+
+def sweep(pgid: int | None, uid: int | None) -> None:
+    """Kill the worker's group, every process of `uid` (when given) and every orphan; reap all.
+
+    Raises RuntimeError naming the pids if something survives SWEEP_SECONDS of this.
+    """
+    if pgid is not None:
+        kill_group(pgid)
+    deadline = time.monotonic() + SWEEP_SECONDS
+    while True:
+        if uid is not None:
+            kill_uid(uid)
+        reaped = reap_orphans()
+        survivors = processes_of_uid(uid) if uid is not None else []
+        if not survivors and reaped == 0:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"sandbox processes {survivors} of uid {uid} survived {SWEEP_SECONDS} s of killing")
+        time.sleep(0.001)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete `path` recursively even if sandboxed code removed permissions inside it."""
+    if os.path.lexists(path):
+        _rmtree(str(path))
+
+
+def _rmtree(path: str) -> None:
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=_fix_and_retry)
+    else:
+        shutil.rmtree(path, onerror=_fix_and_retry)
+
+
+def _fix_and_retry(function: Callable[..., object], failed: str, _exc: object) -> None:
+    """rmtree error handler: give the owner rwx on the path and its parent, then retry."""
+    for target in (os.path.dirname(failed), failed):
+        with contextlib.suppress(OSError):
+            if not os.path.islink(target):
+                os.chmod(target, stat.S_IRWXU)
+    with contextlib.suppress(FileNotFoundError):
+        if os.path.isdir(failed) and not os.path.islink(failed):
+            _rmtree(failed)
+        else:
+            os.unlink(failed)
+
+
+def children() -> list[int]:
+    """Pids of this process's children (children of any of its threads), from /proc."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        tasks = []
+    pids: set[int] = set()
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as handle:
+                pids.update(int(p) for p in handle.read().split())
+        except FileNotFoundError:  # the thread ended, or no CONFIG_PROC_CHILDREN
+            continue
+    if not pids and not os.path.exists(f"/proc/self/task/{os.getpid()}/children"):
+        me = os.getpid()
+        pids = {int(e) for e in os.listdir("/proc") if e.isdigit() and _parent_and_session(int(e))[0] == me}
+    return sorted(pids)
+
+
+def _parent_and_session(pid: int) -> tuple[int | None, int | None]:
+    """(ppid, session id) of `pid` from /proc/<pid>/stat, or (None, None) if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+        fields = data[data.rindex(b")") + 2 :].split()  # state ppid pgrp session ...
+        return int(fields[1]), int(fields[3])
+    except (OSError, ValueError, IndexError):
+        return None, None
+
+
+@dataclass(frozen=True)
+class _Status:
+    real_uid: int
+    saved_uid: int
+    no_new_privs: bool
+    zombie: bool
+
+
+def _status(pid: int) -> _Status | None:
+    """The fields of /proc/<pid>/status that cleanup needs, or None if `pid` is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            lines = handle.read().splitlines()
+        fields = dict(line.split(b":", 1) for line in lines if b":" in line)
+        uids = fields[b"Uid"].split()
+        return _Status(
+            real_uid=int(uids[0]),
+            saved_uid=int(uids[2]),
+            no_new_privs=fields.get(b"NoNewPrivs", b"0").strip() == b"1",
+            zombie=fields.get(b"State", b"").split()[:1] in ([b"Z"], [b"X"]),
+        )
+    except (OSError, KeyError, IndexError, ValueError):
+        return None
+
+
+def _session(pid: int) -> int | None:
+    return _parent_and_session(pid)[1]
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _reap(pid: int, deadline: float) -> None:
+    """Wait (polling) until `pid`, a killed child, is reaped, or the deadline passes."""
+    delay = 0.0005
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done == pid or time.monotonic() > deadline:
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)

@@ -1,0 +1,74 @@
+"""`ProbeResult`, the grader-side outcome of one probe, and the wording of crashes.
+
+Statuses:
+
+- "ok": the probe returned plain data, in `values`;
+- "not_implemented": a NotImplementedError (at import or in the call), its message kept;
+- "import_error": importing tinytorch raised something else;
+- "raised": the call raised any other BaseException (SystemExit and MemoryError included);
+- "timeout": the grader killed the worker at the deadline;
+- "crashed": the worker ended without a result (os._exit, a signal, a resource limit);
+- "bad_output": the probe returned something that is not plain data, or the worker's
+  result could not be decoded.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.sandbox.limits import Limits
+
+STATUSES = ("ok", "not_implemented", "import_error", "raised", "timeout", "crashed", "bad_output")
+
+
+@dataclass
+class ProbeResult:
+    """What one sandboxed probe run produced; only plain data, decoded by the grader."""
+
+    status: str
+    values: dict[str, Any] = field(default_factory=dict)
+    error_type: str | None = None
+    error_message: str = ""
+    seconds: float = 0.0
+    output_tail: str = ""
+
+
+def timeout_message(limits: Limits) -> str:
+    """Explanation for a worker the grader killed at its deadline."""
+    return f"exceeded the {limits.wall_seconds:g} s time limit; the grader killed the worker and all its processes"
+
+
+def crash_message(returncode: int, cpu_seconds_used: float, limits: Limits) -> str:
+    """Explanation for a worker that ended without reporting a result.
+
+    `returncode` follows subprocess conventions (negative: killed by that signal number).
+    """
+    cpu_limit = limits.effective_cpu_seconds
+    if returncode >= 0:
+        return (
+            f"the worker exited with code {returncode} before reporting a result "
+            "(os._exit, or a process that ended itself outside the probe call)"
+        )
+    signum = -returncode
+    name = _signal_name(signum)
+    if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu_seconds_used >= cpu_limit):
+        return f"killed by {name}: exceeded the CPU time limit of {cpu_limit} s (used {cpu_seconds_used:.1f} s)"
+    if signum == signal.SIGXFSZ:
+        return f"killed by {name}: exceeded the output/file size limit of {limits.file_bytes} bytes"
+    if signum == signal.SIGKILL:
+        return (
+            f"killed by {name} before the {limits.wall_seconds:g} s deadline, not by the grader; "
+            f"most likely the machine ran out of memory (limit {limits.memory_bytes} bytes of address space)"
+        )
+    if signum == signal.SIGSEGV:
+        return f"crashed with {name} (segmentation fault), for example from unbounded recursion"
+    return f"killed by signal {name}"
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -1,0 +1,319 @@
+"""`run_probe`: run a small probe function against student code in a sandboxed worker.
+
+Example (from a hidden test):
+
+    PROBE = '''
+    import numpy as np
+    def probe(tt, a, b):
+        out = tt.Tensor(a) * tt.Tensor(b)
+        return {"out": out.data, "dtype": str(out.data.dtype)}
+    '''
+    result = run_probe(Path("assignments"), PROBE, "probe", {"a": a, "b": b}, limits=Limits(wall_seconds=5))
+    assert result.status == "ok", result.error_message
+    np.testing.assert_allclose(result.values["out"], a * b)
+
+Student code never runs in the grader process. The worker (`worker.py`) gets a private copy
+of `impl_dir/tinytorch` only, resource limits, the sandbox uid (when the grader is root) and
+Landlock; the grader enforces the deadline, decides "timeout" and "crashed" itself, decodes
+the result defensively, and leaves no process or file behind.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import fcntl
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox import cleanup, landlock, privileges, protocol
+from grader.sandbox.limits import Limits
+from grader.sandbox.result import ProbeResult, crash_message, timeout_message
+from grader.sandbox.workspace import Workspace, WorkspaceError
+
+WORKER = Path(__file__).resolve().with_name("worker.py")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+RUNS_AS_ROOT = os.geteuid() == 0
+MAX_INPUT_BYTES = 1 << 40  # inputs come from the grader itself; only results are capped
+
+
+def worker_env(box: Path) -> dict[str, str]:
+    """The worker's whole environment: nothing is inherited from the grader."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(box),
+        "TMPDIR": str(box),
+        "LANG": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def run_probe(
+    impl_dir: Path,
+    source: str,
+    func_name: str,
+    inputs: dict[str, Any] | None = None,
+    *,
+    limits: Limits = Limits(),
+    files: dict[str, Path] | None = None,
+    uid_slot: int = 0,
+) -> ProbeResult:
+    """Run `func_name(tt, **inputs)` from probe `source` against impl_dir/tinytorch, sandboxed.
+
+    impl_dir: directory containing a `tinytorch/` package; only that package is copied.
+    source: Python source defining `func_name(tt, **inputs) -> dict[str, plain value]`.
+    inputs: plain data (ndarrays of bool/int/uint/float, scalars, str, None, lists/tuples/dicts).
+    files: extra files for the worker's directory, destination name -> source path.
+    uid_slot: selects the sandbox uid 61000 + uid_slot; concurrent runs need distinct slots.
+
+    Raises ValueError/FileNotFoundError only for mistakes of the test author (bad probe
+    source, inputs that are not plain data, bad `files`); never because of student code.
+    """
+    tree, npz = _check_request(source, func_name, inputs, limits)
+    uid = privileges.sandbox_id(uid_slot) if RUNS_AS_ROOT else None
+    if uid is not None:
+        _check_uid_is_free(uid)
+    cleanup.become_subreaper()
+    with _exclusive_uid(uid):
+        if uid is not None:
+            cleanup.sweep(None, uid)  # leftovers of an earlier grader that died mid-run
+        workspace = Workspace.create(uid)
+        pid = None
+        try:
+            try:
+                workspace.populate(Path(impl_dir), files)
+            except WorkspaceError as exc:
+                return ProbeResult("import_error", {}, "WorkspaceError", str(exc), 0.0, "")
+            forbidden = [p for p in (PROJECT_ROOT, Path(impl_dir).resolve()) if p != Path("/")]
+            config_path = _write_request(workspace, source, func_name, tree, npz, limits, uid, forbidden)
+            run = _execute(workspace, config_path, limits)
+            pid = run.pid
+            cleanup.sweep(pid, uid)
+            return _interpret(run, workspace, limits)
+        finally:
+            if pid is None:
+                cleanup.sweep(None, uid)
+            workspace.close()
+
+
+@contextlib.contextmanager
+def _exclusive_uid(uid: int | None) -> Iterator[None]:
+    """Hold a cross-process lock on sandbox uid `uid`, so two graders never share (and
+    kill) one uid's processes; a no-op without a uid."""
+    if uid is None:
+        yield
+        return
+    path = Path(tempfile.gettempdir()) / f"tinytorch-sandbox-uid{uid}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class _Run:
+    """How the worker process ended."""
+
+    pid: int
+    timed_out: bool
+    returncode: int
+    cpu_seconds: float
+    seconds: float
+
+
+def _check_request(source: str, func_name: str, inputs: dict[str, Any] | None, limits: Limits) -> tuple[Any, bytes]:
+    """Validate the test author's request; return the encoded inputs."""
+    if not isinstance(limits, Limits):
+        raise TypeError(f"limits must be a Limits, got {type(limits).__name__}")
+    if not func_name.isidentifier():
+        raise ValueError(f"func_name must be an identifier, got {func_name!r}")
+    try:
+        module = ast.parse(source, filename="<probe>")
+    except SyntaxError as exc:
+        raise ValueError(f"probe source does not parse: {exc}") from exc
+    defined = [node.name for node in module.body if isinstance(node, ast.FunctionDef)]
+    if func_name not in defined:
+        raise ValueError(f"probe source defines no top-level function {func_name!r}; it defines {defined}")
+    inputs = {} if inputs is None else inputs
+    bad_keys = [key for key in inputs if not (isinstance(key, str) and key.isidentifier() and key != "tt")]
+    if bad_keys:
+        raise ValueError(f"input names must be identifiers other than 'tt', got {bad_keys}")
+    return protocol.encode(dict(inputs), MAX_INPUT_BYTES)
+
+
+def _check_uid_is_free(uid: int) -> None:
+    import pwd
+
+    try:
+        user = pwd.getpwuid(uid)
+    except KeyError:
+        return
+    raise ValueError(f"sandbox uid {uid} belongs to user {user.pw_name!r}; pick another uid_slot")
+
+
+def _write_request(
+    workspace: Workspace,
+    source: str,
+    func_name: str,
+    tree: Any,
+    npz: bytes,
+    limits: Limits,
+    uid: int | None,
+    forbidden: list[Path],
+) -> Path:
+    """Write inputs and the worker's config beside the box; return the config path."""
+    inputs_json = workspace.write_grader_file("inputs.json", protocol.dumps_json(tree))
+    inputs_npz = workspace.write_grader_file("inputs.npz", npz) if npz else None
+    processes = limits.processes if uid is not None else limits.processes + _processes_of_this_user()
+    config = {
+        "box": str(workspace.box),
+        "func_name": func_name,
+        "source": source,
+        "inputs_json": str(inputs_json),
+        "inputs_npz": str(inputs_npz) if inputs_npz else "",
+        "result_json_fd": workspace.result_json_fd,
+        "result_npz_fd": workspace.result_npz_fd,
+        "rlimits": {
+            "cpu": limits.effective_cpu_seconds,
+            "memory": limits.memory_bytes,
+            "file": limits.file_bytes,
+            "processes": processes,
+        },
+        "uid": uid,
+        "gid": uid,
+        "landlock_abi": landlock.ABI,
+        "forbidden_roots": sorted({str(p) for p in forbidden}),
+        "max_input_bytes": MAX_INPUT_BYTES,
+        "max_array_bytes": limits.file_bytes,
+    }
+    return workspace.write_grader_file("config.json", protocol.dumps_json(config))
+
+
+def _execute(workspace: Workspace, config_path: Path, limits: Limits) -> _Run:
+    """Start the worker, enforce the deadline, SIGKILL its group, reap it."""
+    argv = [sys.executable, "-s", "-P", "-B", "-u", str(WORKER), str(config_path)]
+    started = time.monotonic()
+    with cleanup.SPAWN_LOCK:
+        process = subprocess.Popen(
+            argv,
+            cwd=workspace.box,
+            env=worker_env(workspace.box),
+            stdin=subprocess.DEVNULL,
+            stdout=workspace.log_fd,
+            stderr=subprocess.STDOUT,
+            pass_fds=(workspace.result_json_fd, workspace.result_npz_fd),
+            start_new_session=True,
+        )
+        cleanup.IN_FLIGHT.add(process.pid)
+    reaped = False
+    try:
+        exited = _wait_for_exit(process.pid, limits.wall_seconds)
+        # Alive or a zombie, the worker still holds its pid, so its group id cannot be reused.
+        cleanup.kill_group(process.pid)
+        _, status, usage = os.wait4(process.pid, 0)
+        reaped = True
+    finally:
+        if not reaped:  # interrupted (e.g. by a test timeout): never leave the worker running
+            cleanup.kill_group(process.pid)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(process.pid, 0)
+        with cleanup.SPAWN_LOCK:
+            cleanup.IN_FLIGHT.discard(process.pid)
+    seconds = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    return _Run(process.pid, not exited, process.returncode, usage.ru_utime + usage.ru_stime, seconds)
+
+
+def _wait_for_exit(pid: int, timeout: float) -> bool:
+    """Wait until child `pid` exits (without reaping it) or `timeout` seconds pass."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return _poll_for_exit(pid, timeout)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        return bool(poller.poll(max(0, int(timeout * 1000))))
+    finally:
+        os.close(pidfd)
+
+
+def _poll_for_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while time.monotonic() < deadline:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return False
+
+
+def _interpret(run: _Run, workspace: Workspace, limits: Limits) -> ProbeResult:
+    """Turn how the worker ended, and what it wrote, into a ProbeResult."""
+    tail = workspace.output_tail()
+    if run.timed_out:
+        return ProbeResult("timeout", {}, None, timeout_message(limits), run.seconds, tail)
+    try:
+        json_bytes, npz_bytes = workspace.result_bytes(limits.file_bytes + 1024**2)
+        if not json_bytes:
+            return ProbeResult("crashed", {}, None, crash_message(run.returncode, run.cpu_seconds, limits), run.seconds, tail)
+        envelope = protocol.loads_json(json_bytes)
+        status, error_type, message, tree = _unpack(envelope)
+        if status == "setup_failed":
+            return ProbeResult("crashed", {}, None, message, run.seconds, tail)
+        values = protocol.decode(tree, npz_bytes, limits.file_bytes) if status == "ok" else {}
+    except protocol.PlainDataError as exc:
+        return ProbeResult("bad_output", {}, "PlainDataError", protocol.truncate(str(exc)), run.seconds, tail)
+    return ProbeResult(status, values, error_type, message, run.seconds, tail)
+
+
+def _unpack(envelope: Any) -> tuple[str, str | None, str, Any]:
+    """Check the worker's envelope field by field; raise PlainDataError when malformed."""
+    if type(envelope) is not dict:
+        raise protocol.PlainDataError(f"worker result is a {type(envelope).__name__}, not an object")
+    status = envelope.get("status")
+    error_type = envelope.get("error_type")
+    message = envelope.get("error_message", "")
+    if status not in protocol.WORKER_STATUSES:
+        raise protocol.PlainDataError(f"worker reported unknown status {protocol.truncate(repr(status), 60)}")
+    if error_type is not None and type(error_type) is not str:
+        raise protocol.PlainDataError(f"worker reported error_type of type {type(error_type).__name__}")
+    if type(message) is not str:
+        raise protocol.PlainDataError(f"worker reported error_message of type {type(message).__name__}")
+    error_type = None if error_type is None else protocol.truncate(error_type, 100)
+    return status, error_type, protocol.truncate(message), envelope.get("values", {})
+
+
+def _processes_of_this_user() -> int:
+    """Threads this (non-root) user runs now: RLIMIT_NPROC counts every one of them."""
+    uid = os.getuid()
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(os.path.join(entry.path, "status"), "rb") as handle:
+                fields = dict(line.split(b":", 1) for line in handle.read().splitlines() if b":" in line)
+            if int(fields[b"Uid"].split()[0]) == uid:
+                count += int(fields[b"Threads"])
+        except (OSError, KeyError, ValueError, IndexError):
+            continue
+    return count

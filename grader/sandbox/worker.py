@@ -1,0 +1,262 @@
+"""The sandbox worker: runs one probe against student code in a process of its own.
+
+Started only by `runner.py`, as `python -s -P -B -u worker.py CONFIG_JSON`, with the
+sandbox temp dir as its working directory. It runs in three phases:
+
+1. Trusted (possibly still root): read the grader's config and inputs, import NumPy, and load
+   this package's helper modules by file path, so nothing from the project checkout needs to
+   be importable later.
+2. Lock-down: resource limits, seeded random generators, a private mount namespace (root
+   only: makes the Python installation reachable and hides the project checkout), the drop
+   to the sandbox uid (root only), no_new_privs, then Landlock (read-only Python and system
+   dirs, read-write temp dir).
+3. Untrusted: import `tinytorch` from the temp dir, exec the probe source, call the probe,
+   encode what it returned.
+
+The outcome goes to two file descriptors the grader opened (a JSON envelope and an .npz with
+the arrays); then the process ends with os._exit, so no student atexit hook, thread or
+finalizer runs afterwards. Nothing the worker reports is trusted by the grader beyond being
+plain data: the grader decides timeouts and crashes itself.
+
+Config keys: box, func_name, source, inputs_json, inputs_npz, result_json_fd, result_npz_fd,
+rlimits {cpu, memory, file, processes}, uid, gid (null when not root), landlock_abi,
+forbidden_roots, max_input_bytes, max_array_bytes (the cap on returned arrays).
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import importlib.util
+import json
+import os
+import random
+import resource
+import signal
+import sys
+import traceback
+from types import ModuleType
+from typing import Any, NoReturn
+
+import numpy as np
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_exit = os._exit  # bound before student code could replace os._exit
+SYSTEM_READ_ONLY = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev")
+TRACEBACK_FRAMES = 3
+LOG_TRACEBACK_CHARS = 4000
+
+
+def _load_helper(name: str) -> ModuleType:
+    """Load grader/sandbox/<name>.py as a standalone module (it imports only stdlib/NumPy)."""
+    spec = importlib.util.spec_from_file_location(f"_sandbox_{name}", os.path.join(_HERE, f"{name}.py"))
+    assert spec is not None and spec.loader is not None, f"cannot load sandbox helper {name!r} from {_HERE}"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+protocol = _load_helper("protocol")
+landlock = _load_helper("landlock")
+privileges = _load_helper("privileges")
+
+
+class Reporter:
+    """Writes the single outcome of this worker to the grader's descriptors, then exits."""
+
+    def __init__(self, json_fd: int, npz_fd: int) -> None:
+        self.json_fd = json_fd
+        self.npz_fd = npz_fd
+
+    def send(self, status: str, error_type: str | None = None, message: str = "", tree: Any = None, npz: bytes = b"") -> NoReturn:
+        # A write past RLIMIT_FSIZE must fail with EFBIG rather than kill us silently.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        envelope = {
+            "status": status,
+            "error_type": error_type,
+            "error_message": protocol.truncate(message),
+            "values": tree if tree is not None else {},
+        }
+        try:
+            _overwrite(self.npz_fd, npz)
+            _overwrite(self.json_fd, protocol.dumps_json(envelope))
+        except OSError as exc:
+            fallback = {"status": "bad_output", "error_type": "OSError", "error_message": f"result too large to write: {exc}", "values": {}}
+            _overwrite(self.npz_fd, b"")
+            _overwrite(self.json_fd, protocol.dumps_json(fallback))
+        _exit(0)
+
+
+def main(argv: list[str]) -> int:
+    """Run the probe described by the config file argv[1]; the outcome goes to the grader's fds."""
+    if len(argv) != 2:
+        print(f"usage: {argv[0] if argv else 'worker.py'} CONFIG_JSON (started by grader.sandbox.runner)", file=sys.stderr)
+        return 2
+    with open(argv[1], "rb") as handle:
+        config = json.loads(handle.read())
+    reporter = Reporter(config["result_json_fd"], config["result_npz_fd"])
+    try:
+        inputs = _read_inputs(config)
+        _lock_down(config)
+    except BaseException as exc:  # an infrastructure problem, reported as such
+        reporter.send("setup_failed", type(exc).__name__, f"sandbox setup failed: {exc}")
+    sys.argv = ["probe"]
+    _run_untrusted(config, reporter, inputs)
+
+
+def _run_untrusted(config: dict[str, Any], reporter: Reporter, inputs: dict[str, Any]) -> NoReturn:
+    """Phase 3: everything below may run student code."""
+    source, func_name = config["source"], config["func_name"]
+    sys.path.insert(0, config["box"])
+    try:
+        tt = importlib.import_module("tinytorch")
+    except NotImplementedError as exc:
+        reporter.send("not_implemented", "NotImplementedError", _safe_str(exc))
+    except BaseException as exc:
+        _log_traceback(exc)
+        reporter.send("import_error", _error_type(exc), _with_location(exc, config["box"]))
+    try:
+        namespace: dict[str, Any] = {"__name__": "__probe__", "__builtins__": builtins}
+        exec(compile(source, "<probe>", "exec"), namespace)
+        returned = namespace[func_name](tt, **inputs)
+    except NotImplementedError as exc:
+        reporter.send("not_implemented", "NotImplementedError", _safe_str(exc))
+    except BaseException as exc:
+        _log_traceback(exc)
+        reporter.send("raised", _error_type(exc), _safe_str(exc))
+    try:
+        tree, npz = protocol.encode(returned, config["max_array_bytes"])
+    except BaseException as exc:
+        reporter.send("bad_output", _error_type(exc), _safe_str(exc))
+    reporter.send("ok", tree=tree, npz=npz)
+
+
+def _read_inputs(config: dict[str, Any]) -> dict[str, Any]:
+    with open(config["inputs_json"], "rb") as handle:
+        tree = protocol.loads_json(handle.read())
+    npz = b""
+    if config["inputs_npz"]:
+        with open(config["inputs_npz"], "rb") as handle:
+            npz = handle.read()
+    return protocol.decode(tree, npz, config["max_input_bytes"])
+
+
+def _lock_down(config: dict[str, Any]) -> None:
+    """Phase 2: limits, namespace, identity, Landlock. Raises on any failure."""
+    box = config["box"]
+    forbidden = [os.path.realpath(p) for p in config["forbidden_roots"]]
+    read_only = [*SYSTEM_READ_ONLY, *_python_roots(forbidden)]
+    uid, gid = config["uid"], config["gid"]
+    if uid is not None:
+        privileges.prepare_mounts([*read_only, box], forbidden, uid, gid)
+    _set_rlimits(config["rlimits"])
+    if uid is not None:
+        privileges.drop_to(uid, gid)
+    privileges.forbid_new_privileges()
+    abi = config["landlock_abi"]
+    if abi > 0:
+        landlock.restrict(read_only, [box, os.devnull], abi)
+        _verify_unreadable(forbidden)
+    os.chdir(box)
+    np.random.seed(0)
+    random.seed(0)
+
+
+def _python_roots(forbidden: list[str]) -> list[str]:
+    """The interpreter's own directories, minus any that is, holds or lies in a forbidden root.
+
+    Exception: directories inside the interpreter's own environment (sys.prefix, e.g. a
+    virtualenv created inside the project checkout) stay readable.
+    """
+    environments = {os.path.realpath(p) for p in (sys.prefix, sys.exec_prefix)}
+    candidates = [sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix, os.path.dirname(sys.executable), *sys.path]
+    roots: list[str] = []
+    for candidate in candidates:
+        if not isinstance(candidate, str) or not candidate or not os.path.isdir(candidate):
+            continue
+        real = os.path.realpath(candidate)
+        if real == "/" or real in roots or any(real == f or _inside(f, real) for f in forbidden):
+            continue
+        in_environment = any(real == e or _inside(real, e) for e in environments)
+        if in_environment or not any(_inside(real, f) for f in forbidden):
+            roots.append(real)
+    return roots
+
+
+def _inside(path: str, parent: str) -> bool:
+    """Whether `path` is strictly inside directory `parent`."""
+    return path != parent and path.startswith(parent.rstrip("/") + "/")
+
+
+def _set_rlimits(rlimits: dict[str, int]) -> None:
+    """Set soft and hard limits (never above an existing hard limit) before student code runs."""
+    cpu = rlimits["cpu"]
+    wanted = {
+        resource.RLIMIT_CORE: (0, 0),
+        resource.RLIMIT_CPU: (cpu, cpu + 1),
+        resource.RLIMIT_AS: (rlimits["memory"], rlimits["memory"]),
+        resource.RLIMIT_FSIZE: (rlimits["file"], rlimits["file"]),
+        resource.RLIMIT_NPROC: (rlimits["processes"], rlimits["processes"]),
+    }
+    for limit, (soft, hard) in wanted.items():
+        _, current_hard = resource.getrlimit(limit)
+        if current_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        resource.setrlimit(limit, (soft, hard))
+
+
+def _verify_unreadable(forbidden: list[str]) -> None:
+    """Fail closed if Landlock left a forbidden directory readable."""
+    for path in forbidden:
+        try:
+            os.listdir(path)
+        except OSError:
+            continue
+        raise OSError(f"forbidden directory {path!r} is still readable after Landlock")
+
+
+def _overwrite(fd: int, data: bytes) -> None:
+    os.ftruncate(fd, 0)
+    view = memoryview(data)
+    offset = 0
+    while offset < len(view):
+        offset += os.pwrite(fd, view[offset:], offset)
+
+
+def _error_type(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):  # NumPy raises a private subclass
+        return "MemoryError"
+    return _safe_str(type(exc).__name__)
+
+
+def _safe_str(value: Any) -> str:
+    try:
+        text = str(value)
+        return text if type(text) is str else "<non-str message>"
+    except BaseException:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _with_location(exc: BaseException, box: str) -> str:
+    """The message plus the last few traceback frames inside the student's package."""
+    message = _safe_str(exc)
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(box + os.sep)]
+        lines = [f"  {os.path.relpath(f.filename, box)}:{f.lineno} in {f.name}: {(f.line or '').strip()}" for f in frames[-TRACEBACK_FRAMES:]]
+    except BaseException:
+        lines = []
+    return "\n".join([message, *lines]) if lines else message
+
+
+def _log_traceback(exc: BaseException) -> None:
+    """Write the traceback to the worker's log (stderr fd), bypassing any replaced sys.stderr."""
+    try:
+        text = "".join(traceback.format_exception(exc))[-LOG_TRACEBACK_CHARS:]
+        os.write(2, text.encode("utf-8", "replace"))
+    except BaseException:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
