@@ -1,0 +1,64 @@
+"""Building blocks for the tamper suite: submissions made from the reference plus one trick,
+graded by the real engine (hidden tests in a pytest subprocess, probes in sandbox workers)."""
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from grader.config import DEFAULT_PATH, Config, load_config
+from grader.engine.grade import GradeReport, grade
+from grader.engine.targets import resolve_targets
+from grader.paths import assignments_dir, solutions_dir
+
+SLOT_BASE = 40                      # this suite's own sandbox slots: uids 61040..61049
+SANDBOX_UIDS = range(61000 + SLOT_BASE, 61000 + SLOT_BASE + 10)
+
+
+def make_submission(root: Path, name: str, *, base: str = "solutions", append: Optional[dict[str, str]] = None) -> Path:
+    """A submission folder `root/name` holding tinytorch/ copied from `base`, with code appended to files."""
+    src = (solutions_dir() if base == "solutions" else assignments_dir()) / "tinytorch"
+    dest = root / name
+    shutil.copytree(src, dest / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
+    for filename, code in (append or {}).items():
+        with open(dest / "tinytorch" / filename, "a") as fh:
+            fh.write("\n" + textwrap.dedent(code))
+    return dest
+
+
+def tamper_config(root: Path, *, probe_seconds: float = 4, milestone: bool = False) -> Config:
+    """The default config with short probe limits; with `milestone`, TinyDigits only."""
+    raw = yaml.safe_load(DEFAULT_PATH.read_text())
+    raw["sandbox"]["probe_time_limit_seconds"] = probe_seconds
+    raw["sandbox"]["probe_memory_mb"] = 1024
+    raw["tests"]["hidden_timeout_seconds"] = 300
+    raw["milestone03"] = {"hidden_tests_points": 0, "tinydigits": {**raw["milestone03"]["tinydigits"], "time_limit_seconds": 60}}
+    path = root / "tamper-config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return load_config(path)
+
+
+def grade_hidden(impl: Path, target: str, cfg: Config) -> GradeReport:
+    """Grade `impl` on `target` with the hidden tests only, as an instructor's batch would."""
+    return grade(impl, resolve_targets([target], cfg), cfg=cfg, hidden=True, public=False, slot_base=SLOT_BASE)
+
+
+def sandbox_processes() -> list[str]:
+    """Processes still running under one of this suite's sandbox uids: must be none after grading."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        uid_line = next((line for line in status.splitlines() if line.startswith("Uid:")), "")
+        uids = [int(u) for u in uid_line.split()[1:]]
+        if any(u in SANDBOX_UIDS for u in uids):
+            found.append(f"pid {entry}: {status.splitlines()[0]}")
+    return found
