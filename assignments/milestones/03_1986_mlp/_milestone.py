@@ -554,7 +554,7 @@ def train_and_judge(tt: ModuleType, milestone: Milestone, args: argparse.Namespa
         print(f"  epoch {epoch + 1:>{len(str(args.epochs))}}/{args.epochs}  "
               f"train loss {history['train_loss'][-1]:.4f}  "
               f"test accuracy {history['val_accuracy'][-1]:6.2%}  "
-              f"elapsed {time.perf_counter() - start:6.1f} s", flush=True)
+              f"elapsed {time.perf_counter() - start:7.2f} s", flush=True)
 
     try:
         model = milestone.train(tt, x_train, y_train, seed=args.seed, epochs=args.epochs,
@@ -572,7 +572,7 @@ def train_and_judge(tt: ModuleType, milestone: Milestone, args: argparse.Namespa
     seconds = time.perf_counter() - start
     train_loss, _ = numpy_loss_and_accuracy(params, x_train, y_train)
     _, test_accuracy = numpy_loss_and_accuracy(params, x_test, y_test)
-    print(f"Trained in {seconds:.1f} s (the grader allows {spec.time_limit_seconds:g} s for this milestone).")
+    print(f"Trained in {seconds:.2f} s (the grader allows {spec.time_limit_seconds:g} s for this milestone).")
     print(f"Measured from model.parameters() with a plain NumPy forward pass: test accuracy on the "
           f"{len(x_test)} test images, training loss = the final model's mean cross-entropy over the "
           f"{len(x_train)} training images.", flush=True)
