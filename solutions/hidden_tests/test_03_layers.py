@@ -1,0 +1,263 @@
+"""Hidden tests, Module 03 — Layers: Module, Linear, Sequential and Flatten.
+
+Forward values need Modules 01–03; the one backward test is titled "(needs Module 06)".
+Weights are read back from the student's layers and the expected outputs computed here.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _numeric import assert_grad_close, numeric_grads, rng_for
+from grader.testing import assert_close, probe, values_of
+
+M = "Module 03"
+
+
+@pytest.mark.points(1.5)
+@pytest.mark.visibility("visible")
+def test_linear_forward_is_x_at_weight_plus_bias() -> None:
+    """Linear forward: x @ weight + bias, with weight of shape (in_features, out_features)"""
+    rng = rng_for("test_linear_forward_is_x_at_weight_plus_bias")
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+
+    def linear_forward(tt, x):
+        tt.manual_seed(0)
+        lin = tt.Linear(4, 3)
+        nob = tt.Linear(4, 2, bias=False)
+        return {"weight": lin.weight.data, "bias": lin.bias.data, "y": lin(tt.Tensor(x)).data,
+                "nob weight": nob.weight.data, "nob bias is None": nob.bias is None, "nob y": nob(tt.Tensor(x)).data}
+
+    out = values_of(probe(linear_forward, x=x), "03", "Linear forward")
+    w, b = np.asarray(out["weight"]), np.asarray(out["bias"])
+    assert w.shape == (4, 3), f"{M} · Linear(4, 3): weight has shape {w.shape}, expected (in_features, out_features) = (4, 3)"
+    assert b.shape == (3,), f"{M} · Linear(4, 3): bias has shape {b.shape}, expected (3,)"
+    x64 = x.astype(np.float64)
+    assert_close(out["y"], x64 @ w + b, where=f"{M} · Linear(4, 3) forward: x (5, 4)", rtol=1e-5, atol=1e-6,
+                 dtype=np.float32)
+    assert out["nob bias is None"], f"{M} · Linear(4, 2, bias=False): .bias should be None"
+    assert_close(out["nob y"], x64 @ np.asarray(out["nob weight"]), where=f"{M} · Linear(4, 2, bias=False) forward",
+                 rtol=1e-5, atol=1e-6, dtype=np.float32)
+
+
+@pytest.mark.points(2)
+@pytest.mark.visibility("hidden")
+def test_linear_init_is_uniform_within_bound_and_seeded() -> None:
+    """Linear init: U(-1/sqrt(in), 1/sqrt(in)) float32 tensors that require grad, reproducible by manual_seed"""
+    def linear_init(tt):
+        tt.manual_seed(123)
+        first = tt.Linear(50, 20)
+        second = tt.Linear(50, 20)                   # the generator moved on: different values
+        tt.manual_seed(123)
+        again = tt.Linear(50, 20)
+        tt.manual_seed(321)
+        other = tt.Linear(50, 20)
+        params = first.parameters()
+        return {"w": first.weight.data, "b": first.bias.data, "w2": second.weight.data,
+                "w again": again.weight.data, "b again": again.bias.data, "w other": other.weight.data,
+                "dtypes": [str(first.weight.dtype), str(first.bias.dtype)],
+                "requires_grad": [first.weight.requires_grad, first.bias.requires_grad],
+                "parameters are [weight, bias]": len(params) == 2 and params[0] is first.weight and params[1] is first.bias}
+
+    out = values_of(probe(linear_init), "03", "Linear init")
+    bound = 1 / np.sqrt(50)
+    w, b = np.asarray(out["w"], dtype=np.float64), np.asarray(out["b"], dtype=np.float64)
+    assert w.shape == (50, 20) and b.shape == (20,), f"{M} · Linear(50, 20) init: weight {w.shape}, bias {b.shape}, " \
+                                                     f"expected (50, 20) and (20,)"
+    assert out["dtypes"] == ["float32", "float32"], f"{M} · Linear init: weight and bias dtypes {out['dtypes']}, expected float32"
+    assert out["requires_grad"] == [True, True], f"{M} · Linear init: requires_grad of weight and bias {out['requires_grad']}"
+    assert out["parameters are [weight, bias]"], f"{M} · Linear.parameters() should be [weight, bias], in that order"
+    for name, v in (("weight", w), ("bias", b)):
+        worst = float(np.max(np.abs(v)))
+        assert worst <= bound * (1 + 1e-6), f"{M} · Linear(50, 20) init: |{name}| reaches {worst:.4g}, beyond 1/sqrt(50) = {bound:.4g}"
+        assert np.unique(v).size > 0.9 * v.size, f"{M} · Linear(50, 20) init: {name} has many repeated values (not random)"
+    assert np.max(np.abs(w)) > 0.9 * bound, f"{M} · Linear(50, 20) init: max |weight| {np.max(np.abs(w)):.4g} is far below the bound {bound:.4g}"
+    assert abs(w.mean()) < 0.1 * bound, f"{M} · Linear(50, 20) init: weight mean {w.mean():.4g} is not centred on 0"
+    assert 0.5 * bound < w.std() < 0.65 * bound, (f"{M} · Linear(50, 20) init: weight std {w.std():.4g}, expected about "
+                                                  f"bound / sqrt(3) = {bound / np.sqrt(3):.4g} for a uniform distribution")
+    assert np.array_equal(out["w again"], out["w"]) and np.array_equal(out["b again"], out["b"]), \
+        f"{M} · Linear init: manual_seed(123) twice should give identical weights and biases"
+    assert not np.array_equal(out["w other"], out["w"]), f"{M} · Linear init: manual_seed(321) gave the same weights as manual_seed(123)"
+    assert not np.array_equal(out["w2"], out["w"]), f"{M} · Linear init: two layers made one after the other have identical weights"
+
+
+@pytest.mark.points(1.5)
+@pytest.mark.visibility("hidden")
+def test_parameters_are_found_in_order_each_once() -> None:
+    """Module.parameters(): attribute order, recursion into sub-Modules and lists, each tensor once"""
+    def parameter_order(tt):
+        import numpy as np
+
+        class Net(tt.Module):
+            def __init__(self):
+                super().__init__()
+                self.scale = tt.Tensor(np.ones(2), requires_grad=True)
+                self.body = tt.Linear(3, 2)
+                self.heads = [tt.Linear(2, 2), tt.Linear(2, 1, bias=False)]
+                self.frozen = tt.Tensor(np.zeros(2))          # no requires_grad: not a parameter
+                self.alias = self.scale                       # the same tensor again
+                self.tied = self.body                         # the same module again
+                self.tail = tt.Sequential(tt.ReLU(), tt.Linear(1, 1))
+
+        net = Net()
+        known = {"scale": net.scale, "body.weight": net.body.weight, "body.bias": net.body.bias,
+                 "heads[0].weight": net.heads[0].weight, "heads[0].bias": net.heads[0].bias,
+                 "heads[1].weight": net.heads[1].weight, "tail[1].weight": net.tail[1].weight,
+                 "tail[1].bias": net.tail[1].bias, "frozen": net.frozen}
+        names = []
+        for p in net.parameters():
+            names.append(next((k for k, v in known.items() if v is p), "an unknown tensor"))
+        return {"names": names}
+
+    out = values_of(probe(parameter_order), "03", "Module.parameters")
+    expected = ["scale", "body.weight", "body.bias", "heads[0].weight", "heads[0].bias", "heads[1].weight",
+                "tail[1].weight", "tail[1].bias"]
+    assert out["names"] == expected, f"{M} · Module.parameters(): got {out['names']}, expected {expected}"
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("hidden")
+def test_train_and_eval_reach_every_submodule() -> None:
+    """train() and eval() set training on the module and every sub-Module, in lists and Sequential too"""
+    def modes(tt):
+        class Net(tt.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = tt.Linear(3, 2)
+                self.heads = [tt.Linear(2, 2), tt.Sigmoid()]
+                self.tail = tt.Sequential(tt.ReLU(), tt.Sequential(tt.Linear(2, 1), tt.Tanh()))
+
+        def flags(net):
+            return [net.training, net.body.training, net.heads[0].training, net.heads[1].training,
+                    net.tail.training, net.tail[0].training, net.tail[1].training, net.tail[1][0].training,
+                    net.tail[1][1].training]
+
+        net = Net()
+        out = {"initial": flags(net)}
+        net.eval()
+        out["after eval"] = flags(net)
+        net.train()
+        out["after train"] = flags(net)
+        net.tail.eval()
+        out["after tail.eval"] = flags(net)
+        return out
+
+    out = values_of(probe(modes), "03", "train / eval")
+    names = ["net", "net.body", "net.heads[0]", "net.heads[1]", "net.tail", "net.tail[0]", "net.tail[1]",
+             "net.tail[1][0]", "net.tail[1][1]"]
+    expected = {"initial": [True] * 9, "after eval": [False] * 9, "after train": [True] * 9,
+                "after tail.eval": [True] * 4 + [False] * 5}
+    for when, flags in expected.items():
+        wrong = [n for n, got, want in zip(names, out[when], flags) if got is not want]
+        assert not wrong, f"{M} · Module.train / eval: {when}, training is wrong on {wrong} (expected {flags[names.index(wrong[0])]})"
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.visibility("hidden")
+def test_module_zero_grad_clears_every_parameter() -> None:
+    """Module.zero_grad() sets .grad of every parameter, nested ones included, to None"""
+    def zero_grad(tt):
+        import numpy as np
+        model = tt.Sequential(tt.Linear(3, 4), tt.ReLU(), tt.Linear(4, 2))
+        params = model.parameters()
+        for p in params:
+            p.grad = np.ones_like(p.data)
+        model.zero_grad()
+        return {"count": len(params), "cleared": [p.grad is None for p in params]}
+
+    out = values_of(probe(zero_grad), "03", "Module.zero_grad")
+    assert out["count"] == 4, f"{M} · Sequential(Linear, ReLU, Linear).parameters(): {out['count']} tensors, expected 4"
+    assert all(out["cleared"]), f"{M} · Module.zero_grad: .grad is None for parameters {out['cleared']}, expected all True"
+
+
+@pytest.mark.points(1.5)
+@pytest.mark.visibility("hidden")
+def test_sequential_applies_modules_in_order_with_len_and_indexing() -> None:
+    """Sequential: applies its modules in order; len() and integer indexing"""
+    rng = rng_for("test_sequential_applies_modules_in_order_with_len_and_indexing")
+    x = rng.normal(size=(6, 4))
+
+    def sequential(tt, x):
+        tt.manual_seed(7)
+        first, last = tt.Linear(4, 5), tt.Linear(5, 2)
+        seq = tt.Sequential(first, tt.ReLU(), last)
+        order = tt.Sequential(tt.Sigmoid(), tt.Tanh())      # order matters: tanh(sigmoid(x))
+        return {"y": seq(tt.Tensor(x)).data, "w1": first.weight.data, "b1": first.bias.data,
+                "w2": last.weight.data, "b2": last.bias.data, "len": len(seq),
+                "seq[0] is first": seq[0] is first, "seq[2] is last": seq[2] is last,
+                "seq[-1] is last": seq[-1] is last, "relu at 1": type(seq[1]).__name__,
+                "order": order(tt.Tensor(x)).data, "empty": tt.Sequential()(tt.Tensor(x)).data}
+
+    out = values_of(probe(sequential, x=x), "03", "Sequential")
+    w1, b1, w2, b2 = (np.asarray(out[k], dtype=np.float64) for k in ("w1", "b1", "w2", "b2"))
+    assert_close(out["y"], np.maximum(x @ w1 + b1, 0) @ w2 + b2, where=f"{M} · Sequential(Linear(4, 5), ReLU(), "
+                 f"Linear(5, 2)) forward: x (6, 4)", rtol=1e-5, atol=1e-6)
+    assert_close(out["order"], np.tanh(1 / (1 + np.exp(-x))), where=f"{M} · Sequential(Sigmoid(), Tanh()) forward "
+                 f"(must be tanh(sigmoid(x)))", rtol=1e-10)
+    assert_close(out["empty"], x, where=f"{M} · Sequential() forward (no modules: the identity)")
+    assert out["len"] == 3, f"{M} · len(Sequential(Linear, ReLU, Linear)) is {out['len']}, expected 3"
+    for key in ("seq[0] is first", "seq[2] is last", "seq[-1] is last"):
+        assert out[key], f"{M} · Sequential indexing: {key} is False"
+    assert out["relu at 1"] == "ReLU", f"{M} · Sequential indexing: seq[1] is a {out['relu at 1']}, expected the ReLU"
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("hidden")
+def test_flatten_keeps_the_batch_axis() -> None:
+    """Flatten: (N, d1, d2, ...) -> (N, d1*d2*...), values in row-major order"""
+    rng = rng_for("test_flatten_keeps_the_batch_axis")
+    cases = {"(2, 3, 4)": rng.normal(size=(2, 3, 4)), "(5, 1, 2, 2)": rng.normal(size=(5, 1, 2, 2)),
+             "(3, 7)": rng.normal(size=(3, 7)), "(1, 8, 8)": rng.normal(size=(1, 8, 8))}
+    arrays = {f"x{i}": v for i, v in enumerate(cases.values())}
+
+    def flatten(tt, **arrays):
+        return {k: tt.Flatten()(tt.Tensor(v)).data for k, v in arrays.items()}
+
+    out = values_of(probe(flatten, **arrays), "03", "Flatten")
+    for i, (shape, x) in enumerate(cases.items()):
+        assert_close(out[f"x{i}"], x.reshape(x.shape[0], -1), where=f"{M} · Flatten: input {shape}", rtol=0, atol=0)
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.visibility("hidden")
+def test_linear_rejects_input_of_the_wrong_width() -> None:
+    """Linear(4, 3) given an input of width 5 raises ValueError naming the input's shape"""
+    def wrong_width(tt, x_ok, x_bad):
+        lin = tt.Linear(4, 3)
+        out = {"ok": list(lin(tt.Tensor(x_ok)).shape)}
+        try:
+            lin(tt.Tensor(x_bad))
+            out["error"], out["message"] = None, ""
+        except NotImplementedError:
+            raise
+        except Exception as e:
+            out["error"], out["message"] = type(e).__name__, str(e)
+        return out
+
+    out = values_of(probe(wrong_width, x_ok=np.ones((2, 4), np.float32), x_bad=np.ones((2, 5), np.float32)),
+                    "03", "Linear input check")
+    assert out["ok"] == [2, 3], f"{M} · Linear(4, 3) on x (2, 4): output shape {out['ok']}, expected (2, 3)"
+    assert out["error"] == "ValueError", f"{M} · Linear(4, 3) on x (2, 5): raised {out['error']}, expected ValueError"
+    assert "(2, 5)" in out["message"], f"{M} · Linear(4, 3) on x (2, 5): the message should name the shape (2, 5): {out['message']!r}"
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.visibility("hidden")
+def test_linear_backward_matches_numeric_gradient() -> None:
+    """Linear backward (needs Module 06): gradients of weight, bias and input vs numeric"""
+    rng = rng_for("test_linear_backward_matches_numeric_gradient")
+    x, g = rng.normal(size=(5, 4)), rng.normal(size=(5, 3))
+
+    def linear_grads(tt, x, g):
+        lin = tt.Linear(4, 3)
+        t = tt.Tensor(x.copy(), requires_grad=True)
+        lin(t).backward(g)
+        return {"w": lin.weight.data, "b": lin.bias.data, "gw": lin.weight.grad, "gb": lin.bias.grad, "gx": t.grad}
+
+    out = values_of(probe(linear_grads, x=x, g=g), "03", "Linear backward")
+    w, b = np.asarray(out["w"], dtype=np.float64), np.asarray(out["b"], dtype=np.float64)
+    gx, gw, gb = numeric_grads(lambda x_, w_, b_: x_ @ w_ + b_, [x, w, b], g)
+    # weight and bias are float32, so their gradients are float32: compare at float32 precision
+    assert_grad_close(out["gw"], gw, where=f"{M} · Linear(4, 3) backward: gradient of weight (4, 3)", rtol=1e-5)
+    assert_grad_close(out["gb"], gb, where=f"{M} · Linear(4, 3) backward: gradient of bias (3,)", rtol=1e-5)
+    assert_grad_close(out["gx"], gx, where=f"{M} · Linear(4, 3) backward: gradient of x (5, 4)")
