@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from _numeric import rng_for
-from grader.testing import assert_close, assert_equal_array, probe, values_of
+from grader.testing import assert_close, probe, values_of
 
 M = "Module 01"
 
