@@ -169,3 +169,18 @@ def test_reference_gets_full_marks_on_everything_including_mnist() -> None:
     assert report.score == report.max_score == CFG.total_points
     assert report.milestone_runs["mnist"].test_accuracy >= 0.97
     assert report.milestone_runs["tinydigits"].test_accuracy >= 0.90
+
+
+def test_a_broken_submodule_costs_only_the_modules_that_need_it(tmp_path: Path) -> None:
+    """A syntax error in optim.py: Modules 07 and 08 score 0 and show the import error; 01 is still graded."""
+    import shutil
+    shutil.copytree(solutions_dir() / "tinytorch", tmp_path / "tinytorch")
+    with open(tmp_path / "tinytorch" / "optim.py", "a") as fh:
+        fh.write("\ndef broken(:\n")
+    report = grade(tmp_path, resolve_targets(["01", "07", "08"], CFG), cfg=CFG, hidden=True, public=False)
+    by_module = {m: [r for r in report.rows if r.module == m] for m in ("01", "07", "08")}
+    assert all(r.outcome == PASSED for r in by_module["01"])
+    for module in ("07", "08"):
+        assert by_module[module] and all(r.outcome == FAILED for r in by_module[module])
+        assert all("SyntaxError" in r.reason and "optim.py" in r.reason for r in by_module[module])
+    assert report.score == CFG.modules["01"].points

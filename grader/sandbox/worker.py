@@ -109,13 +109,17 @@ def _run_untrusted(config: dict[str, Any], reporter: Reporter, inputs: dict[str,
     """Phase 3: everything below may run student code."""
     source, func_name = config["source"], config["func_name"]
     sys.path.insert(0, config["box"])
+    import_failure: tuple[str, str] | None = None
     try:
         tt = importlib.import_module("tinytorch")
     except NotImplementedError as exc:
         reporter.send("not_implemented", "NotImplementedError", _safe_str(exc))
     except BaseException as exc:
         _log_traceback(exc)
-        reporter.send("import_error", _error_type(exc), _with_location(exc, config["box"]))
+        import_failure = (_error_type(exc), _with_location(exc, config["box"]))
+        if _failed_in_package_init(exc, config["box"]):
+            reporter.send("import_error", *import_failure)
+        tt = _import_partially(config["box"])
     try:
         namespace: dict[str, Any] = {"__name__": "__probe__", "__builtins__": builtins}
         exec(compile(source, "<probe>", "exec"), namespace)
@@ -124,12 +128,54 @@ def _run_untrusted(config: dict[str, Any], reporter: Reporter, inputs: dict[str,
         reporter.send("not_implemented", "NotImplementedError", _safe_str(exc))
     except BaseException as exc:
         _log_traceback(exc)
+        if import_failure is not None:  # the probe needed a part of tinytorch that failed to import
+            reporter.send("import_error", *import_failure)
         reporter.send("raised", _error_type(exc), _safe_str(exc))
     try:
         tree, npz = protocol.encode(returned, config["max_array_bytes"])
     except BaseException as exc:
         reporter.send("bad_output", _error_type(exc), _safe_str(exc))
     reporter.send("ok", tree=tree, npz=npz)
+
+
+def _failed_in_package_init(exc: BaseException, box: str) -> bool:
+    """True when `tinytorch/__init__.py` itself failed, not a submodule it imports: then the
+    whole package is broken (an exception at the end of __init__ must not earn credit)."""
+    init = os.path.join(box, "tinytorch", "__init__.py")
+    if isinstance(exc, SyntaxError) and getattr(exc, "filename", None):
+        return os.path.abspath(exc.filename) == init
+    try:
+        frames = [f.filename for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(box + os.sep)]
+    except BaseException:
+        return True
+    return not frames or frames[-1] == init
+
+
+def _import_partially(box: str) -> ModuleType:
+    """The package assembled from the submodules that do import, when one of them does not.
+
+    Every `tinytorch/*.py` except `__init__.py` is imported on its own; the classes and
+    functions each defines become attributes of the package. Probes that need a broken part
+    then fail, and are reported with the original import error; the others run.
+    """
+    for name in [n for n in sys.modules if n == "tinytorch" or n.startswith("tinytorch.")]:
+        del sys.modules[name]
+    folder = os.path.join(box, "tinytorch")
+    package = ModuleType("tinytorch")
+    package.__path__ = [folder]  # type: ignore[attr-defined]
+    package.__package__ = "tinytorch"
+    sys.modules["tinytorch"] = package
+    for filename in sorted(os.listdir(folder)):
+        if not filename.endswith(".py") or filename == "__init__.py":
+            continue
+        try:
+            module = importlib.import_module(f"tinytorch.{filename[:-3]}")
+        except BaseException:
+            continue
+        for attr, value in list(vars(module).items()):
+            if not attr.startswith("_") and getattr(value, "__module__", None) == module.__name__:
+                setattr(package, attr, value)
+    return package
 
 
 def _read_inputs(config: dict[str, Any]) -> dict[str, Any]:
