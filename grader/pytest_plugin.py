@@ -102,21 +102,21 @@ def _strip_skip(reason: str) -> str:
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A test file that fails to import becomes an ERROR row (kept until the session ends)."""
     if report.failed:
         text = str(report.longrepr).strip().splitlines()
         reason = text[-1] if text else "collection failed"
-        # recorded at session end: the config is reachable from the session only
-        _PENDING_COLLECT_ERRORS.append(Row(module=_module_of(report.nodeid), title=f"collecting {report.nodeid}",
-                                           outcome=ERROR, reason=reason[:MAX_REASON], nodeid=report.nodeid))
+        _COLLECT_ERRORS.append(Row(module=_module_of(report.nodeid), title=f"collecting {report.nodeid}",
+                                   outcome=ERROR, reason=reason[:MAX_REASON], nodeid=report.nodeid))
 
 
-_PENDING_COLLECT_ERRORS: list[Row] = []
+_COLLECT_ERRORS: list[Row] = []  # this hook gets no config to stash them on; one session per process
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     path = session.config.getoption("--grader-rows")
     if path:
-        rows = session.config.stash[_ROWS_KEY] + _PENDING_COLLECT_ERRORS
-        for row in _PENDING_COLLECT_ERRORS:
-            row.source = session.config.getoption("--grader-source")
-        write_rows(Path(path), rows)
+        source = session.config.getoption("--grader-source")
+        for row in _COLLECT_ERRORS:
+            row.source = source
+        write_rows(Path(path), session.config.stash[_ROWS_KEY] + _COLLECT_ERRORS)

@@ -184,3 +184,13 @@ def test_a_broken_submodule_costs_only_the_modules_that_need_it(tmp_path: Path) 
         assert by_module[module] and all(r.outcome == FAILED for r in by_module[module])
         assert all("SyntaxError" in r.reason and "optim.py" in r.reason for r in by_module[module])
     assert report.score == CFG.modules["01"].points
+
+
+def test_a_test_file_that_cannot_be_collected_becomes_an_error_row(tmp_path: Path) -> None:
+    tests = tmp_path / "t"
+    tests.mkdir()
+    (tests / "test_04_broken.py").write_text("import nonexistent_module_for_grader\n")
+    rows = run_pytest([tests / "test_04_broken.py"], impl=solutions_dir(), source="hidden", module_of_files="04",
+                      per_test_timeout=60, total_timeout=120)
+    assert [(r.module, r.outcome, r.source) for r in rows] == [("04", "error", "hidden")]
+    assert "nonexistent_module_for_grader" in rows[0].reason
