@@ -41,7 +41,9 @@ def _module_of(path: str) -> str:
 def _title(item: pytest.Item) -> str:
     doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
     first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
-    return first or item.name.replace("test_", "", 1).replace("_", " ")
+    title = first or getattr(item, "originalname", item.name).replace("test_", "", 1).replace("_", " ")
+    callspec = getattr(item, "callspec", None)
+    return f"{title} [{callspec.id}]" if callspec is not None else title
 
 
 def _points(item: pytest.Item) -> Optional[float]:

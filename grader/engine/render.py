@@ -82,5 +82,6 @@ def next_step(report: GradeReport, cfg: Config) -> str:
         if first.outcome == NOT_STARTED:
             what = first.reason.removeprefix("not started: ")
             return f"{where} is not finished: implement {what!r}, then run `grader check {target}`."
-        return f"{where}: fix “{first.title}” — {first.reason[:160]} — then run `grader check {target}`."
+        reason = first.reason if len(first.reason) <= 200 else first.reason[:200].rsplit(" ", 1)[0] + " …"
+        return f"{where}: fix “{first.title}” — {reason} — then run `grader check {target}`."
     return "everything passed. Submit your work."
