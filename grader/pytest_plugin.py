@@ -5,19 +5,26 @@ visible, hidden, after_due_date, after_published). The test's first docstring li
 title. The module is read from the file name (`test_06_autograd.py` -> "06").
 A failure caused by NotImplementedError (or the harness's NotStarted) is "not started",
 reported without a traceback. `--grader-rows FILE` writes the rows as JSON at session end.
+
+Self-contained (pytest and the standard library only), so graded runs can load a copy of it
+inside a sandbox worker for the public tests; `grader.engine.results.Row` reads its rows.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Generator, Optional
 
 import pytest
 
-from grader.engine.results import ERROR, FAILED, NOT_STARTED, PASSED, SKIPPED, VISIBILITIES, Row, write_rows
+PASSED, FAILED, NOT_STARTED, SKIPPED, ERROR = "passed", "failed", "not_started", "skipped", "error"
+OUTCOMES = (PASSED, FAILED, NOT_STARTED, SKIPPED, ERROR)
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 _MODULE_RE = re.compile(r"test_(\d\d|milestone\d\d)")
 _ROWS_KEY = pytest.StashKey[list]()
+Row = dict  # field names as in grader.engine.results.Row
 MAX_REASON = 400
 
 
@@ -84,10 +91,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
     metrics = {k[len("metric:"):]: v for k, v in item.user_properties if isinstance(k, str) and k.startswith("metric:")}
     if report.when == "call" or (report.when == "setup" and not report.passed):
         if report.passed:
-            rows.append(Row(outcome=PASSED, seconds=report.duration, metrics=metrics, **base))
+            rows.append(Row(outcome=PASSED, reason="", seconds=report.duration, metrics=metrics, **base))
         elif report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            rows.append(Row(outcome=SKIPPED, reason=_strip_skip(reason), metrics=metrics, **base))
+            rows.append(Row(outcome=SKIPPED, reason=_strip_skip(reason), seconds=0.0, metrics=metrics, **base))
         elif call.excinfo is not None:
             exc = call.excinfo.value
             kind = NOT_STARTED if _is_not_started(exc) else (FAILED if report.when == "call" else ERROR)
@@ -109,7 +116,8 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
         text = str(report.longrepr).strip().splitlines()
         reason = text[-1] if text else "collection failed"
         _COLLECT_ERRORS.append(Row(module=_module_of(report.nodeid), title=f"collecting {report.nodeid}",
-                                   outcome=ERROR, reason=reason[:MAX_REASON], nodeid=report.nodeid))
+                                   outcome=ERROR, reason=reason[:MAX_REASON], nodeid=report.nodeid,
+                                   points=None, visibility="visible"))
 
 
 _COLLECT_ERRORS: list[Row] = []  # this hook gets no config to stash them on; one session per process
@@ -120,5 +128,5 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if path:
         source = session.config.getoption("--grader-source")
         for row in _COLLECT_ERRORS:
-            row.source = source
-        write_rows(Path(path), session.config.stash[_ROWS_KEY] + _COLLECT_ERRORS)
+            row["source"] = source
+        Path(path).write_text(json.dumps(session.config.stash[_ROWS_KEY] + _COLLECT_ERRORS))

@@ -318,3 +318,46 @@ from .tensor import Tensor
 
 def test_no_sandbox_process_survives_the_suite() -> None:
     assert sandbox_processes() == []
+
+
+# ----------------------------------------------- the public tests of a graded run are sandboxed too
+def test_public_tests_in_a_graded_run_cannot_touch_the_hidden_tests(work: Path, cfg, scores) -> None:
+    """Public tests import the submission into their process: in a graded run that process is a
+    sandbox worker, so rewriting a hidden test from there fails and changes no score."""
+    victim = hidden_tests_dir() / "test_02_activations.py"
+    before = victim.read_bytes()
+    code = f"""
+try:
+    with open({str(victim)!r}, "w") as fh:
+        fh.write("def test_everything_passes():\\n    pass\\n")
+except OSError:
+    pass
+"""
+    sub = make_submission(work, "public_writer", base="assignments", append={"__init__.py": code})
+    from grader.engine.grade import grade
+    from grader.engine.targets import resolve_targets
+    report = grade(sub, resolve_targets([TARGET], cfg), cfg=cfg, hidden=True, public=True, slot_base=SLOT_BASE)
+    assert victim.read_bytes() == before
+    assert report.score == 0
+    assert any(r.source == "public" for r in report.rows)
+
+
+def test_forged_public_rows_earn_no_points(work: Path, cfg) -> None:
+    """The stubs, plus code that makes every row the plugin writes claim 100 points, passed."""
+    code = """
+import json
+_dumps = json.dumps
+def _forged(obj, *args, **kwargs):
+    if isinstance(obj, list):
+        obj = [dict(row, outcome="passed", points=100, source="hidden", reason="") for row in obj if isinstance(row, dict)]
+    return _dumps(obj, *args, **kwargs)
+json.dumps = _forged
+"""
+    sub = make_submission(work, "public_forger", base="assignments", append={"__init__.py": code})
+    from grader.engine.grade import grade
+    from grader.engine.targets import resolve_targets
+    report = grade(sub, resolve_targets([TARGET], cfg), cfg=cfg, hidden=True, public=True, slot_base=SLOT_BASE)
+    forged = [r for r in report.rows if r.outcome == PASSED]
+    assert forged, "the forgery should reach the grader (else this test proves nothing)"
+    assert all(r.points is None and r.source == "public" for r in forged)
+    assert report.score == 0

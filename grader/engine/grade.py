@@ -2,9 +2,10 @@
 
     report = grade(Path("assignments"), resolve_targets(["all"], cfg), cfg=cfg, hidden=True)
 
-`grade` prints nothing, so `grader check`, batch grading and exporters share it. Student code
-runs only in subprocesses: the public tests' pytest process (students' own checks) and the
-sandbox workers behind the hidden tests and the milestone. Independent parts run concurrently.
+`grade` prints nothing, so `grader check`, batch grading and exporters share it. In a graded
+run (`hidden=True`) student code runs only in sandbox workers: behind every hidden-test probe,
+the milestone training and the public tests. Without hidden tests (a student checking their
+own code) the public tests run in a plain pytest subprocess. Independent parts run concurrently.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Callable, Optional
 
 from grader.config import Config
 from grader.engine.milestone import MilestoneRun, score_milestone
+from grader.engine.public_sandboxed import run_public_tests_sandboxed
 from grader.engine.pytest_run import run_pytest
 from grader.engine.results import Row
 from grader.engine.targets import MILESTONE, Targets
@@ -68,7 +70,12 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
     env = {"TINYTORCH_GRADER_CONFIG": str(cfg.path)}  # hidden tests read limits from the same config
     jobs = []
     with ThreadPoolExecutor(max_workers=2 + len(shards)) as pool:
-        if public_files:
+        if public_files and hidden:  # graded run: no student code outside the sandbox
+            jobs.append(pool.submit(run_public_tests_sandboxed, public_files, impl=impl,
+                                    per_test_timeout=cfg.public_timeout_seconds,
+                                    total_timeout=cfg.public_timeout_seconds * 4 + 60,
+                                    memory_mb=cfg.sandbox.probe_memory_mb, uid_slot=slot_base))
+        elif public_files:  # a student's own check of their own code
             jobs.append(pool.submit(run_pytest, public_files, impl=impl, source="public", module_of_files="public",
                                     per_test_timeout=cfg.public_timeout_seconds,
                                     total_timeout=cfg.public_timeout_seconds * 4 + 60, uid_slot=slot_base,

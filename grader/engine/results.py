@@ -6,9 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-PASSED, FAILED, NOT_STARTED, SKIPPED, ERROR = "passed", "failed", "not_started", "skipped", "error"
-OUTCOMES = (PASSED, FAILED, NOT_STARTED, SKIPPED, ERROR)
-VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+from grader.pytest_plugin import ERROR, FAILED, NOT_STARTED, OUTCOMES, PASSED, SKIPPED, VISIBILITIES  # noqa: F401
 
 
 @dataclass
