@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -28,17 +28,10 @@ class Row:
     def earned(self) -> float:
         return (self.points or 0.0) if self.outcome == PASSED else 0.0
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Row":
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
-
-
-def write_rows(path: Path, rows: Iterable[Row]) -> None:
-    path.write_text(json.dumps([r.to_json() for r in rows], indent=1))
 
 
 def read_rows(path: Path) -> list[Row]:
