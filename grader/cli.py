@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Optional
 
 from grader.config import ConfigError, load_config
-from grader.engine.targets import UnknownTarget, resolve_targets
+from grader.core.targets import UnknownTarget, resolve_targets
 from grader.paths import assignments_dir, hidden_tests_dir, repo_root, solutions_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -55,9 +55,9 @@ def _check(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from grader.engine.grade import grade
-    from grader.engine.gradescope import write_results_json
-    from grader.engine.render import render
-    from grader.engine.results import all_passed
+    from grader.export.results_json import write_results_json
+    from grader.report.render import render
+    from grader.core.rows import all_passed
 
     console = Console(soft_wrap=False)
     with console.status("grading…", spinner="dots"):
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", help="grader config YAML (default: grader/config.yaml)")
     check.set_defaults(func=_check)
     stubs = sub.add_parser("stubs", help="build or check assignments/tinytorch from the solution", add_help=False)
-    stubs.set_defaults(func=None, delegate="grader.stubs.cli")
+    stubs.set_defaults(func=None, delegate="grader.release.stubs_cli")
     data = sub.add_parser("data", help="fetch and verify datasets", add_help=False)
     data.set_defaults(func=None, delegate="grader.datasets.cli")
     return parser
@@ -96,7 +96,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     if argv and argv[0] in ("stubs", "data"):
         import importlib
-        return importlib.import_module(f"grader.{ 'stubs' if argv[0] == 'stubs' else 'datasets'}.cli").main(argv[1:])
+        return importlib.import_module("grader.release.stubs_cli" if argv[0] == "stubs" else "grader.datasets.cli").main(argv[1:])
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help exits 0, usage errors exit 2

@@ -12,7 +12,7 @@ import yaml
 
 from grader.config import DEFAULT_PATH, Config, load_config
 from grader.engine.grade import GradeReport, grade
-from grader.engine.targets import resolve_targets
+from grader.core.targets import resolve_targets
 from grader.paths import assignments_dir, solutions_dir
 
 SLOT_BASE = 40                      # this suite's own sandbox slots: uids 61040..61049

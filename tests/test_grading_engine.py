@@ -13,10 +13,10 @@ import pytest
 from grader.cli import main
 from grader.config import load_config
 from grader.engine.grade import grade
-from grader.engine.gradescope import results_json
+from grader.export.results_json import results_json
 from grader.engine.pytest_run import run_pytest
-from grader.engine.results import FAILED, NOT_STARTED, PASSED, SKIPPED
-from grader.engine.targets import UnknownTarget, resolve_targets
+from grader.core.rows import FAILED, NOT_STARTED, PASSED, SKIPPED
+from grader.core.targets import UnknownTarget, resolve_targets
 from grader.paths import assignments_dir, hidden_tests_dir, solutions_dir
 
 CFG = load_config()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.stubs.cli import main
-from grader.stubs.generate import MarkerError, parse_source, render_stub
+from grader.release.stubs_cli import main
+from grader.release.generate import MarkerError, parse_source, render_stub
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions" / "tinytorch"

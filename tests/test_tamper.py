@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine.results import PASSED
+from grader.core.rows import PASSED
 from grader.paths import hidden_tests_dir, repo_root
 
 from tamper_kit import SLOT_BASE, grade_hidden, make_submission, sandbox_processes, tamper_config
@@ -112,7 +112,7 @@ FORGERIES = {
         except Exception:
             pass
         try:
-            import grader.engine.results as r
+            import grader.core.rows as r
             r.Row.earned = property(lambda self: self.points or 0)
         except Exception:
             pass
@@ -280,7 +280,7 @@ Trainer.train_epoch = _peeking_train_epoch
 """
     sub = make_submission(work, "peeker", append={"training.py": code})
     from grader.engine.grade import grade
-    from grader.engine.targets import resolve_targets
+    from grader.core.targets import resolve_targets
     report = grade(sub, resolve_targets(["milestone03"], cfg), cfg=cfg, hidden=False, public=False,
                    slot_base=SLOT_BASE)
     assert [r.outcome for r in report.rows] == [PASSED, PASSED], [(r.title, r.reason) for r in report.rows]
@@ -309,7 +309,7 @@ from .tensor import Tensor
 """
     sub = make_submission(work, f"params_{trick}", append={"training.py": code})
     from grader.engine.grade import grade
-    from grader.engine.targets import resolve_targets
+    from grader.core.targets import resolve_targets
     report = grade(sub, resolve_targets(["milestone03"], cfg), cfg=cfg, hidden=False, public=False,
                    slot_base=SLOT_BASE)
     assert report.score == 0
@@ -335,7 +335,7 @@ except OSError:
 """
     sub = make_submission(work, "public_writer", base="assignments", append={"__init__.py": code})
     from grader.engine.grade import grade
-    from grader.engine.targets import resolve_targets
+    from grader.core.targets import resolve_targets
     report = grade(sub, resolve_targets([TARGET], cfg), cfg=cfg, hidden=True, public=True, slot_base=SLOT_BASE)
     assert victim.read_bytes() == before
     assert report.score == 0
@@ -355,7 +355,7 @@ json.dumps = _forged
 """
     sub = make_submission(work, "public_forger", base="assignments", append={"__init__.py": code})
     from grader.engine.grade import grade
-    from grader.engine.targets import resolve_targets
+    from grader.core.targets import resolve_targets
     report = grade(sub, resolve_targets([TARGET], cfg), cfg=cfg, hidden=True, public=True, slot_base=SLOT_BASE)
     forged = [r for r in report.rows if r.outcome == PASSED]
     assert forged, "the forgery should reach the grader (else this test proves nothing)"

@@ -19,8 +19,8 @@ from grader.config import Config
 from grader.engine.milestone import MilestoneRun, score_milestone
 from grader.engine.public_sandboxed import run_public_tests_sandboxed
 from grader.engine.pytest_run import run_pytest
-from grader.engine.results import Row
-from grader.engine.targets import MILESTONE, Targets
+from grader.core.rows import Row
+from grader.core.targets import MILESTONE, Targets
 from grader.paths import hidden_tests_dir, public_tests_dir
 
 

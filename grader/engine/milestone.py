@@ -16,7 +16,7 @@ import numpy as np
 
 from grader.config import Config, MilestoneSpec
 from grader.engine.forward import Architecture, BadParameters, accuracy, check_parameters, cross_entropy, logits
-from grader.engine.results import FAILED, NOT_STARTED, PASSED, Row
+from grader.core.rows import FAILED, NOT_STARTED, PASSED, Row
 from grader.paths import milestone_dir
 from grader.sandbox import Limits, run_probe
 

@@ -11,8 +11,8 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from grader import pytest_plugin
-from grader.engine.results import ERROR, OUTCOMES, Row
+from grader.engine import pytest_plugin
+from grader.core.rows import ERROR, OUTCOMES, Row
 from grader.sandbox import Limits, run_probe
 
 PLUGIN_NAME = "grader_rows_plugin"

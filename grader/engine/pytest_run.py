@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-from grader.engine.results import ERROR, Row, read_rows
+from grader.core.rows import ERROR, Row, read_rows
 
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -27,7 +27,7 @@ def run_pytest(files: Sequence[Path], *, impl: Path, source: str, module_of_file
     with tempfile.TemporaryDirectory(prefix="grader-rows-") as tmp:
         rows_path = Path(tmp) / "rows.json"
         cmd = [sys.executable, "-m", "pytest", "-q", "--no-header", "-p", "no:cacheprovider",
-               "-p", "grader.pytest_plugin", "--grader-rows", str(rows_path), "--grader-source", source,
+               "-p", "grader.engine.pytest_plugin", "--grader-rows", str(rows_path), "--grader-source", source,
                "-o", "addopts=", "--timeout", str(int(per_test_timeout)),
                "--rootdir", str(files[0].parent), *map(str, files)]
         env = {**os.environ, **THREAD_ENV, "TINYTORCH_IMPL": str(impl), "TINYTORCH_SANDBOX_SLOT": str(uid_slot),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.engine.grade import GradeReport
-from grader.engine.results import PASSED
+from grader.core.rows import PASSED
 
 
 def results_json(report: GradeReport) -> dict[str, Any]:

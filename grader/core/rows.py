@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from grader.pytest_plugin import ERROR, FAILED, NOT_STARTED, OUTCOMES, PASSED, SKIPPED, VISIBILITIES  # noqa: F401
+from grader.engine.pytest_plugin import ERROR, FAILED, NOT_STARTED, OUTCOMES, PASSED, SKIPPED, VISIBILITIES  # noqa: F401
 
 
 @dataclass

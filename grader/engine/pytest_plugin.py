@@ -1,4 +1,4 @@
-"""pytest plugin that records every test as a grader `Row` (`-p grader.pytest_plugin`).
+"""pytest plugin that records every test as a grader `Row` (`-p grader.engine.pytest_plugin`).
 
 Markers: `@pytest.mark.points(2)`, `@pytest.mark.visibility("hidden")` (Gradescope's words:
 visible, hidden, after_due_date, after_published). The test's first docstring line is its
@@ -7,7 +7,7 @@ A failure caused by NotImplementedError (or the harness's NotStarted) is "not st
 reported without a traceback. `--grader-rows FILE` writes the rows as JSON at session end.
 
 Self-contained (pytest and the standard library only), so graded runs can load a copy of it
-inside a sandbox worker for the public tests; `grader.engine.results.Row` reads its rows.
+inside a sandbox worker for the public tests; `grader.core.rows.Row` reads its rows.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 _MODULE_RE = re.compile(r"test_(\d\d|milestone\d\d)")
 _ROWS_KEY = pytest.StashKey[list]()
-Row = dict  # field names as in grader.engine.results.Row
+Row = dict  # field names as in grader.core.rows.Row
 MAX_REASON = 400
 
 

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from grader.config import Config
 from grader.engine.grade import GradeReport
-from grader.engine.results import ERROR, FAILED, NOT_STARTED, PASSED, SKIPPED, Row
+from grader.core.rows import ERROR, FAILED, NOT_STARTED, PASSED, SKIPPED, Row
 
 MARKS = {PASSED: ("✓ passed", "green"), FAILED: ("✗ failed", "red"), NOT_STARTED: ("○ not started", "yellow"),
          SKIPPED: ("– skipped", "dim"), ERROR: ("! error", "red")}

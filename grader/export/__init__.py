@@ -1,0 +1,1 @@
+"""Grades in other systems' formats: Gradescope's results.json (later CSV and Otter)."""
