@@ -1,5 +1,6 @@
-"""The stub generator: assignments/tinytorch is in sync with the reference, leaks nothing, imports,
-and the generator and the check catch malformed markers, leaks and stale files."""
+"""The stub generator: assignments/tinytorch is in sync with the reference, imports, and the
+generator and the check catch malformed markers, leaks and stale files. The manifest and the
+leak check over every shipped file: tests/test_release_manifest.py."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.release.manifest import shipped_files
 from grader.release.stubs_cli import main
 from grader.release.generate import MarkerError, parse_source, render_stub
 
@@ -31,14 +33,17 @@ def mul_backward(grad, a, b):
 '''
 
 
-def _copy_assignments(tmp_path: Path) -> Path:
-    target = tmp_path / "assignments"
-    shutil.copytree(ASSIGNMENTS, target, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-    return target
+def _copy_shipped(tmp_path: Path) -> Path:
+    """A copy of every shipped file of the kit (the manifest's list), laid out as in the repository."""
+    root = tmp_path / "kit"
+    for rel in shipped_files(REPO):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / rel, root / rel)
+    return root
 
 
 def test_stubs_are_in_sync_and_leak_nothing(capsys):
-    """`grader stubs check` passes on the repository as committed"""
+    """`grader stubs check` passes on the repository: stubs in sync, no shipped file leaks anything"""
     code = main(["check"])
     out = capsys.readouterr()
     assert code == 0, out.err
@@ -89,35 +94,48 @@ def test_build_into_a_fresh_folder_matches_the_committed_stubs(tmp_path, capsys)
 
 
 LEAKS = {
-    "leaked-line-in-tests": ("tests/test_01_tensor.py", "    return grad * b, grad * a\n", "test_01_tensor.py"),
-    "leaked-line-in-milestone": ("milestones/03_1986_mlp/train.py", "x = 1\nmask = np.transpose(mask, np.argsort(kept + list(axes)))\n",
-                                 "train.py"),
-    "marker-in-milestone-readme": ("milestones/03_1986_mlp/NOTES.md", "### END SOLUTION\n", "NOTES.md"),
-    "stale-extra-stub": ("tinytorch/old_module.py", "# an old file\n", "old_module.py"),
+    "leaked-line-in-tests": ("assignments/tests/test_01_tensor.py", "    return grad * b, grad * a", True),
+    "leaked-line-in-milestone": ("assignments/milestones/03_1986_mlp/train.py",
+                                 "mask = np.transpose(mask, np.argsort(kept + list(axes)))", True),
+    "marker-in-milestone-readme": ("assignments/milestones/03_1986_mlp/NOTES.md", "### END SOLUTION", True),
+    "stale-extra-stub": ("assignments/tinytorch/old_module.py", "# an old file", False),
 }
 
 
 @pytest.mark.parametrize("case", sorted(LEAKS))
 def test_check_catches_a_tampered_copy(case, tmp_path, capsys):
-    """A leaked solution line, a marker, or a stale file makes the check fail, naming the file"""
-    assignments = _copy_assignments(tmp_path)
-    rel, text, shown = LEAKS[case]
-    target = assignments / rel
+    """A leaked solution line, a marker, or a stale file makes the check fail, naming the file (and line)"""
+    root = _copy_shipped(tmp_path)
+    rel, text, has_line = LEAKS[case]
+    target = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "a") as fh:
-        fh.write(text)
-    assert main(["check", "--assignments", str(assignments)]) == 1
+    before = target.read_text() if target.exists() else ""
+    target.write_text(before + text + "\n")
+    assert main(["check", "--root", str(root)]) == 1
     err = capsys.readouterr().err
-    assert shown in err, err
+    where = f"{rel}:{before.count(chr(10)) + 1}:" if has_line else f"{rel}: extra file"
+    assert where in err, err
+
+
+def test_check_still_takes_the_assignments_folder(tmp_path, capsys):
+    """`--assignments DIR` scans the checkout around DIR; a folder not named assignments is a usage error"""
+    root = _copy_shipped(tmp_path)
+    number = len((root / "grader" / "cli.py").read_text().splitlines()) + 1
+    with open(root / "grader" / "cli.py", "a") as fh:
+        fh.write("# ### BEGIN SOLUTION 01 | leak | leak\n")
+    assert main(["check", "--assignments", str(root / "assignments")]) == 1
+    assert f"grader/cli.py:{number}:" in capsys.readouterr().err
+    assert main(["check", "--assignments", str(root / "grader")]) == 2
+    assert main(["check", "--hidden", str(tmp_path / "none")]) == 2
 
 
 def test_check_catches_an_edited_and_a_missing_stub(tmp_path, capsys):
     """A stub that differs from the build (first differing line shown) or is missing makes the check fail"""
-    assignments = _copy_assignments(tmp_path)
-    optim = assignments / "tinytorch" / "optim.py"
+    root = _copy_shipped(tmp_path)
+    optim = root / "assignments" / "tinytorch" / "optim.py"
     optim.write_text(optim.read_text().replace('raise NotImplementedError("Module 07: SGD.step")', "pass  # done"))
-    (assignments / "tinytorch" / "data.py").unlink()
-    assert main(["check", "--assignments", str(assignments)]) == 1
+    (root / "assignments" / "tinytorch" / "data.py").unlink()
+    assert main(["check", "--root", str(root)]) == 1
     err = capsys.readouterr().err
     assert "tinytorch/optim.py:" in err and "pass  # done" in err, err
     assert "tinytorch/data.py: missing" in err, err
