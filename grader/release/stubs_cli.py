@@ -10,7 +10,7 @@
         ROOT/assignments/tinytorch) differ from a fresh build, or if any file that ships to
         students (`grader stubs manifest`) holds a solution marker, a solution line, the name
         of a hidden test or of its probe, or a hidden test's title; or is over the size limit.
-        Each leak names its origin, e.g. "solutions/tinytorch/layers.py:42, block "Linear forward"".
+        Each leak names its origin: solutions/tinytorch/layers.py:42, block "Linear forward" (Module 03).
         --root is the checkout to scan (default: the kit; with --assignments, its parent);
         --hidden the hidden tests (default: solutions/hidden_tests).
 
@@ -21,7 +21,7 @@
 Examples:
     grader stubs build && grader stubs check
     grader stubs check --root /tmp/kit-copy
-    grader stubs manifest --tracked | xargs du -ch | tail -1
+    grader stubs manifest --tracked | xargs du -ch | tail -1     # from the repository root: release size
 
 Defaults are found relative to the kit: <repo>/solutions/tinytorch, <repo>/solutions/hidden_tests
 and <repo>. Exit codes: 0 all good, 1 problems found, 2 bad usage or missing folders.
@@ -54,16 +54,16 @@ def _parser() -> argparse.ArgumentParser:
                                      epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     commands = parser.add_subparsers(dest="command", required=True, metavar="{build,check,manifest}")
     b = commands.add_parser("build", help="write assignments/tinytorch from the reference")
-    b.add_argument("--solutions", type=Path, default=DEFAULT_SOLUTIONS, help="the reference package (default: %(default)s)")
-    b.add_argument("--out", type=Path, default=DEFAULT_ASSIGNMENTS / "tinytorch", help="where the stubs go (default: %(default)s)")
+    b.add_argument("--solutions", type=Path, metavar="DIR", default=DEFAULT_SOLUTIONS, help="the reference package (default: %(default)s)")
+    b.add_argument("--out", type=Path, metavar="DIR", default=DEFAULT_ASSIGNMENTS / "tinytorch", help="where the stubs go (default: %(default)s)")
     c = commands.add_parser("check", help="fail if the stubs are stale or any shipped file leaks")
-    c.add_argument("--root", type=Path, default=None, help="the checkout to scan (default: the kit, or the parent of --assignments)")
-    c.add_argument("--solutions", type=Path, default=DEFAULT_SOLUTIONS, help="the reference package (default: %(default)s)")
-    c.add_argument("--hidden", type=Path, default=DEFAULT_HIDDEN, help="the hidden tests (default: %(default)s)")
-    c.add_argument("--assignments", type=Path, default=None, help="the checkout's assignments/ folder (instead of --root)")
-    c.add_argument("--out", type=Path, default=None, help="the stubs to compare (default: ROOT/assignments/tinytorch)")
+    c.add_argument("--root", type=Path, metavar="DIR", default=None, help="the checkout to scan (default: the kit, or the parent of --assignments)")
+    c.add_argument("--solutions", type=Path, metavar="DIR", default=DEFAULT_SOLUTIONS, help="the reference package (default: %(default)s)")
+    c.add_argument("--hidden", type=Path, metavar="DIR", default=DEFAULT_HIDDEN, help="the hidden tests (default: %(default)s)")
+    c.add_argument("--assignments", type=Path, metavar="DIR", default=None, help="the checkout's assignments/ folder (instead of --root)")
+    c.add_argument("--out", type=Path, metavar="DIR", default=None, help="the stubs to compare (default: ROOT/assignments/tinytorch)")
     m = commands.add_parser("manifest", help="print the files that ship to students")
-    m.add_argument("--root", type=Path, default=REPO, help="the checkout to list (default: %(default)s)")
+    m.add_argument("--root", type=Path, metavar="DIR", default=REPO, help="the checkout to list (default: %(default)s)")
     m.add_argument("--tracked", action="store_true", help="only files git tracks (default: files on disk)")
     return parser
 
