@@ -12,23 +12,24 @@ Instructors:
   grader stubs build | check       regenerate assignments/tinytorch from solutions/ | verify it
   grader data fetch | verify       download and verify MNIST; verify TinyDigits
 
-Exit status: 0 when everything checked passed, 1 when something failed, 2 on a usage error.
+Exit status: 0 when everything checked passed (checks waiting for a later module count as
+passed), 1 when something failed, 2 on a usage error.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable
 
 from grader.config import ConfigError, load_config
 from grader.core.targets import UnknownTarget, resolve_targets
-from grader.paths import assignments_dir, hidden_tests_dir, repo_root, solutions_dir
+from grader.paths import assignments_dir, hidden_tests_dir, solutions_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _impl_dir(value: Optional[str]) -> Path:
+def _impl_dir(value: str | None) -> Path:
     """`assignments` (default), `solutions`, or a path to a directory that contains tinytorch/."""
     if value in (None, "assignments"):
         path = assignments_dir()
@@ -54,10 +55,10 @@ def _check(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
+    from grader.core.rows import all_passed
     from grader.engine.grade import grade
     from grader.export.results_json import write_results_json
     from grader.report.render import render
-    from grader.core.rows import all_passed
 
     console = Console(soft_wrap=False)
     with console.status("grading…", spinner="dots"):
@@ -66,40 +67,50 @@ def _check(args: argparse.Namespace) -> int:
     render(report, cfg, console)
     if args.json:
         write_results_json(report, Path(args.json))
-        console.print(f"wrote {args.json}")
+        console.print(f"wrote {args.json}", markup=False)
     return EXIT_OK if all_passed(report.rows) else EXIT_FAILED
 
 
+def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
+    """A verb whose package parses its own arguments: `grader stubs build` -> grader.release.stubs_cli.main(["build"])."""
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+        return int(importlib.import_module(module).main(list(args.args)))
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from grader import __version__
+
     parser = argparse.ArgumentParser(prog="grader", description=__doc__.split("\n")[0],
                                      epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{check,stubs,data}")
     check = sub.add_parser("check", help="run the checks for a module, the milestone or all",
                            description="Run the public tests (and with --hidden the hidden tests) for TARGET.")
     check.add_argument("target", nargs="+", help="01..08, a module name (tensor, activations, ...), milestone03 or all")
     check.add_argument("--impl", help="implementation to check: assignments (default), solutions, or a folder containing tinytorch/")
     check.add_argument("--hidden", action="store_true", help="also run the hidden tests (instructor's copy only)")
-    check.add_argument("--hidden-dir", help=f"hidden tests folder (default {hidden_tests_dir().relative_to(repo_root())})")
+    check.add_argument("--hidden-dir", help="hidden tests folder (default: solutions/hidden_tests)")
     check.add_argument("--no-public", action="store_true", help="skip the public tests (graded runs need only hidden tests)")
     check.add_argument("--json", metavar="FILE", help="write Gradescope's results.json schema to FILE")
     check.add_argument("--config", help="grader config YAML (default: grader/config.yaml)")
     check.set_defaults(func=_check)
-    stubs = sub.add_parser("stubs", help="build or check assignments/tinytorch from the solution", add_help=False)
-    stubs.set_defaults(func=None, delegate="grader.release.stubs_cli")
-    data = sub.add_parser("data", help="fetch and verify datasets", add_help=False)
-    data.set_defaults(func=None, delegate="grader.datasets.cli")
+    for verb, module, text in (("stubs", "grader.release.stubs_cli", "build or check assignments/tinytorch from the solution"),
+                               ("data", "grader.datasets.cli", "fetch and verify datasets")):
+        verb_parser = sub.add_parser(verb, help=text, add_help=False, description=text)
+        verb_parser.set_defaults(func=_delegate(module), delegated=True)  # its own parser reads the rest
     return parser
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    if argv and argv[0] in ("stubs", "data"):
-        import importlib
-        return importlib.import_module("grader.release.stubs_cli" if argv[0] == "stubs" else "grader.datasets.cli").main(argv[1:])
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help exits 0, usage errors exit 2
+        args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+        if rest and not getattr(args, "delegated", False):
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        args.args = rest
+    except SystemExit as exc:  # argparse: --help and --version exit 0, usage errors exit 2
         return int(exc.code or 0)
     try:
         return args.func(args)

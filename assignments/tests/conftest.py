@@ -26,6 +26,7 @@ from typing import Any, Generator
 import numpy as np
 import pytest
 
+pytest_plugins = ["grader.engine.pytest_plugin"]
 IMPL_ENV = "TINYTORCH_IMPL"
 MODULE_TITLES = {"01": "Tensor", "02": "Activations", "03": "Layers", "04": "Losses",
                  "05": "DataLoader", "06": "Autograd", "07": "Optimizers", "08": "Training"}
@@ -73,38 +74,3 @@ def _seed_tinytorch(request: pytest.FixtureRequest) -> None:
     tinytorch.manual_seed(seed_of(request.node.name))
 
 
-def _file_module(item: pytest.Item) -> str:
-    match = _TEST_FILE.match(item.path.name)
-    return match.group(1) if match else ""
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, None]:
-    """Turn a stub's NotImplementedError into a short failure, or a skip if it is a later module's."""
-    outcome = yield
-    report = outcome.get_result()
-    if call.when not in ("setup", "call") or call.excinfo is None or not call.excinfo.errisinstance(NotImplementedError):
-        return
-    message = str(call.excinfo.value)
-    stub = _STUB_MESSAGE.match(message)
-    own = _file_module(item)
-    if stub is None or not own:
-        return
-    needed = stub.group(1)
-    if needed > own:
-        lineno = item.location[1] + 1 if item.location[1] is not None else 0
-        report.outcome = "skipped"
-        report.longrepr = (str(item.path), lineno, f"Skipped: waiting for Module {needed} "
-                                                   f"({MODULE_TITLES.get(needed, '?')}): come back after it")
-    else:
-        report.longrepr = f"not implemented: {message}"
-        _not_implemented[message] += 1
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """List the open TODOs that made tests fail, the earliest module first."""
-    if not _not_implemented:
-        return
-    terminalreporter.section("not implemented yet")
-    for message, count in sorted(_not_implemented.items()):
-        terminalreporter.write_line(f"{message}  ({count} test{'s' if count != 1 else ''})")

@@ -3,9 +3,10 @@
     report = grade(Path("assignments"), resolve_targets(["all"], cfg), cfg=cfg, hidden=True)
 
 `grade` prints nothing, so `grader check`, batch grading and exporters share it. In a graded
-run (`hidden=True`) student code runs only in sandbox workers: behind every hidden-test probe,
-the milestone training and the public tests. Without hidden tests (a student checking their
-own code) the public tests run in a plain pytest subprocess. Independent parts run concurrently.
+run (`hidden=True`), and whenever the implementation is not the student's own checkout, student
+code runs only in sandbox workers: behind every hidden-test probe, the milestone training and
+the public tests. Independent parts run concurrently, each with its own sandbox uid slot.
+The maximum score comes from the config, never from the rows that happened to come back.
 """
 from __future__ import annotations
 
@@ -13,15 +14,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable
 
 from grader.config import Config
-from grader.engine.milestone import MilestoneRun, score_milestone
-from grader.engine.public_sandboxed import run_public_tests_sandboxed
-from grader.engine.pytest_run import run_pytest
-from grader.core.rows import Row
+from grader.core.context import GradingContext, ProbeLimits
+from grader.core.outcomes import Source
+from grader.core.rows import Row, SectionKind
 from grader.core.targets import MILESTONE, Targets
-from grader.paths import hidden_tests_dir, public_tests_dir
+from grader.engine.milestone import MilestoneRun, score_milestone
+from grader.engine.sessions import SessionSpec, run_session
+from grader.paths import assignments_dir, hidden_tests_dir, public_tests_dir
+
+HIDDEN_SESSIONS = 2     # the hidden tests split into this many concurrent sessions (two cores)
 
 
 @dataclass
@@ -31,20 +35,28 @@ class GradeReport:
     hidden: bool
     rows: list[Row]
     seconds: float
+    max_score: float                    # from the config for the targets; 0 for an ungraded check
     milestone_runs: dict[str, MilestoneRun] = field(default_factory=dict)
 
     @property
     def graded_rows(self) -> list[Row]:
-        """Rows that carry points (hidden tests and milestone criteria)."""
         return [r for r in self.rows if r.points is not None]
 
     @property
     def score(self) -> float:
-        return sum(r.earned for r in self.graded_rows)
+        return min(self.max_score, sum(r.earned for r in self.graded_rows)) if self.hidden else 0.0
 
     @property
-    def max_score(self) -> float:
-        return sum(r.points or 0.0 for r in self.graded_rows)
+    def session_errors(self) -> list[Row]:
+        return [r for r in self.rows if r.section.kind is SectionKind.SESSION]
+
+
+def max_points(cfg: Config, targets: Targets) -> float:
+    """What a perfect submission earns for `targets`, from the config alone."""
+    total = sum(cfg.modules[m].points for m in targets.modules)
+    if targets.milestone:
+        total += cfg.milestone_hidden_points + sum(s.accuracy_points + s.loss_points for s in cfg.milestone.values())
+    return total
 
 
 def _test_files(folder: Path, modules: tuple[str, ...], milestone: bool) -> list[Path]:
@@ -57,43 +69,65 @@ def default_loaders() -> dict[str, Callable[[], object]]:
     return {"tinydigits": load_tinydigits, "mnist": load_mnist}
 
 
+def base_context(impl: Path, cfg: Config) -> GradingContext:
+    sb = cfg.sandbox
+    return GradingContext(impl=str(impl), course=cfg.course,
+                          probe_limits=ProbeLimits(sb.probe_time_limit_seconds, sb.probe_memory_mb,
+                                                   sb.file_size_mb, sb.processes))
+
+
+def _is_own_checkout(impl: Path) -> bool:
+    return impl.resolve() == assignments_dir().resolve()
+
+
 def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bool = True,
-          hidden_dir: Optional[Path] = None, public_dir: Optional[Path] = None,
-          loaders: Optional[dict[str, Callable[[], object]]] = None, slot_base: int = 0,
-          workers: int = 2) -> GradeReport:
-    """Run the checks `targets` asks for against the implementation in `impl` (holds tinytorch/)."""
+          hidden_dir: Path | None = None, public_dir: Path | None = None,
+          loaders: dict[str, Callable[[], object]] | None = None, slots: list[int] | None = None,
+          sandbox_public: bool | None = None) -> GradeReport:
+    """Run the checks `targets` asks for against the implementation in `impl` (holds tinytorch/).
+
+    slots: the sandbox uid slots this grading may use (2 + HIDDEN_SESSIONS of them).
+    sandbox_public: run the public tests in a sandbox worker; by default whenever the run is
+    graded or `impl` is not the kit's own assignments folder.
+    """
     start = time.perf_counter()
+    slots = list(slots) if slots is not None else list(range(2 + HIDDEN_SESSIONS))
+    ctx = base_context(impl, cfg)
     public_files = _test_files(public_dir or public_tests_dir(), targets.modules, False) if public else []
     hidden_files = _test_files(hidden_dir or hidden_tests_dir(), targets.modules, targets.milestone) if hidden else []
-    # Hidden tests split into `workers` sessions (each with its own sandbox uid slot) for two cores.
-    shards = [hidden_files[i::workers] for i in range(workers)] if hidden_files else []
-    env = {"TINYTORCH_GRADER_CONFIG": str(cfg.path)}  # hidden tests read limits from the same config
-    jobs = []
-    with ThreadPoolExecutor(max_workers=2 + len(shards)) as pool:
-        if public_files and hidden:  # graded run: no student code outside the sandbox
-            jobs.append(pool.submit(run_public_tests_sandboxed, public_files, impl=impl,
-                                    per_test_timeout=cfg.public_timeout_seconds,
-                                    total_timeout=cfg.public_timeout_seconds * 4 + 60,
-                                    memory_mb=cfg.sandbox.probe_memory_mb, uid_slot=slot_base))
-        elif public_files:  # a student's own check of their own code
-            jobs.append(pool.submit(run_pytest, public_files, impl=impl, source="public", module_of_files="public",
-                                    per_test_timeout=cfg.public_timeout_seconds,
-                                    total_timeout=cfg.public_timeout_seconds * 4 + 60, uid_slot=slot_base,
-                                    extra_env=env))
+    shards = [tuple(hidden_files[i::HIDDEN_SESSIONS]) for i in range(HIDDEN_SESSIONS)]
+    sandbox = sandbox_public if sandbox_public is not None else (hidden or not _is_own_checkout(impl))
+    jobs: list[Any] = []
+    with ThreadPoolExecutor(max_workers=2 + HIDDEN_SESSIONS) as pool:
+        if public_files:
+            spec = SessionSpec("public tests", tuple(public_files), Source.PUBLIC, cfg.public_timeout_seconds,
+                               cfg.public_session_seconds, cfg.sandbox.probe_memory_mb)
+            jobs.append(pool.submit(run_session, spec, _with_slot(ctx, slots[0]), sandboxed=sandbox))
         for i, shard in enumerate(s for s in shards if s):
-            jobs.append(pool.submit(run_pytest, shard, impl=impl, source="hidden", module_of_files="hidden",
-                                    per_test_timeout=cfg.hidden_timeout_seconds,
-                                    total_timeout=cfg.hidden_timeout_seconds * 2, uid_slot=slot_base + 1 + i,
-                                    extra_env=env))
+            name = "hidden tests" if len([s for s in shards if s]) == 1 else f"hidden tests ({i + 1} of {HIDDEN_SESSIONS})"
+            spec = SessionSpec(name, shard, Source.HIDDEN, cfg.hidden_timeout_seconds, cfg.hidden_session_seconds)
+            jobs.append(pool.submit(run_session, spec, _with_slot(ctx, slots[2 + i])))
         milestone_job = None
         if targets.milestone:
-            milestone_job = pool.submit(score_milestone, impl, cfg, loaders or default_loaders(),
-                                        uid_slot=slot_base + 1 + workers)
+            milestone_job = pool.submit(score_milestone, impl, cfg, loaders or default_loaders(), uid_slot=slots[1])
         rows: list[Row] = [row for job in jobs for row in job.result()]
         runs: dict[str, MilestoneRun] = {}
         if milestone_job is not None:
             milestone_rows, runs = milestone_job.result()
             rows.extend(milestone_rows)
-    order = {num: i for i, num in enumerate(list(cfg.modules) + [MILESTONE])}
-    rows.sort(key=lambda r: (order.get(r.module, 99), r.source != "public", r.source == "milestone"))
-    return GradeReport(impl, targets, hidden, rows, time.perf_counter() - start, runs)
+    rows.sort(key=lambda r: _order(r, cfg))
+    return GradeReport(impl, targets, hidden, rows, time.perf_counter() - start,
+                       max_points(cfg, targets) if hidden else 0.0, runs)
+
+
+def _with_slot(ctx: GradingContext, slot: int) -> GradingContext:
+    from dataclasses import replace
+    return replace(ctx, uid_slot=slot)
+
+
+def _order(row: Row, cfg: Config) -> tuple[int, int, int]:
+    kind = row.section.kind
+    position = list(cfg.modules).index(row.section.key) if kind is SectionKind.MODULE else len(cfg.modules)
+    group = {SectionKind.MODULE: 0, SectionKind.MILESTONE: 1, SectionKind.SESSION: 2}[kind]
+    source = {Source.PUBLIC: 0, Source.HIDDEN: 1, Source.MILESTONE: 2, Source.SESSION: 3}[row.source]
+    return (group, position, source)

@@ -1,48 +1,121 @@
-"""pytest plugin that records every test as a grader `Row` (`-p grader.engine.pytest_plugin`).
+"""pytest plugin: every test becomes a grader `Row`, classified by `grader.core.outcomes.classify`.
 
-Markers: `@pytest.mark.points(2)`, `@pytest.mark.visibility("hidden")` (Gradescope's words:
-visible, hidden, after_due_date, after_published). The test's first docstring line is its
-title. The module is read from the file name (`test_06_autograd.py` -> "06").
-A failure caused by NotImplementedError (or the harness's NotStarted) is "not started",
-reported without a traceback. `--grader-rows FILE` writes the rows as JSON at session end.
+Loaded by the public tests' conftest (so plain `python -m pytest tests` classifies exactly as
+`grader check`) and with `-p grader.engine.pytest_plugin` for the hidden tests.
 
-Self-contained (pytest and the standard library only), so graded runs can load a copy of it
-inside a sandbox worker for the public tests; `grader.core.rows.Row` reads its rows.
+- Markers: `@pytest.mark.points(2)`, `@pytest.mark.visibility("hidden")`; the first docstring
+  line is the title; the module comes from the file name (`test_06_autograd.py` -> "06").
+- A stub's NotImplementedError is "not started" (shown without a traceback), or "waiting"
+  (shown as a skip) when it is a later module's, per the course's prerequisite graph.
+- `--grader-context FILE`: the grading context (implementation, course, slot, deadline);
+  without it the packaged config's course is used.
+- `--grader-rows FILE`: one JSON line per started test and per result, flushed as it happens,
+  so the rows that finished survive a session killed at its deadline.
+- At the session's deadline (from the context) remaining tests are not started; shortly
+  before the grader's hard kill, every thread's stack is dumped to stderr (faulthandler), so
+  the grader can name the student code that was running.
+
+Depends on pytest, the standard library and `grader.core` only, so a copy runs in the sandbox.
 """
 from __future__ import annotations
 
+import faulthandler
 import json
 import re
+import sys
+import threading
+import time
+from collections import Counter
 from pathlib import Path
-from typing import Any, Generator, Optional
+from typing import IO, Any, Generator
 
 import pytest
 
-PASSED, FAILED, NOT_STARTED, SKIPPED, ERROR = "passed", "failed", "not_started", "skipped", "error"
-OUTCOMES = (PASSED, FAILED, NOT_STARTED, SKIPPED, ERROR)
-VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+from grader.core import context as grading_context
+from grader.core.course import Course
+from grader.core.outcomes import Outcome, Source, Verdict, Visibility, classify, parse_stub_message
+from grader.core.rows import Row, Section
 
-_MODULE_RE = re.compile(r"test_(\d\d|milestone\d\d)")
-_ROWS_KEY = pytest.StashKey[list]()
-Row = dict  # field names as in grader.core.rows.Row
-MAX_REASON = 400
+_MODULE_RE = re.compile(r"test_(\d\d)_")
+_MILESTONE_RE = re.compile(r"test_milestone\d\d")
+DUMP_MARGIN_SECONDS = 5.0
+
+
+class _State:
+    def __init__(self, ctx: grading_context.GradingContext, rows_file: IO[str] | None) -> None:
+        self.ctx = ctx
+        self.rows_file = rows_file
+        self.rows: list[Row] = []
+        self.open_todos: Counter[str] = Counter()
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.rows_file is not None:
+            self.rows_file.write(json.dumps(record) + "\n")
+            self.rows_file.flush()
+
+
+_STATE = pytest.StashKey[_State]()
+_SESSION: _State | None = None  # one pytest session per process; logreport hooks get no config
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader")
-    group.addoption("--grader-rows", default=None, help="write one JSON row per test to this file")
-    group.addoption("--grader-source", default="public", help="label rows as public or hidden")
+    group.addoption("--grader-rows", default=None, help="append one JSON line per test result to this file")
+    group.addoption("--grader-context", default=None, help="the grading context JSON written by the grader")
+
+
+def _default_context() -> grading_context.GradingContext:
+    from grader.config import load_config  # outside the sandbox only: needs PyYAML and the packaged config
+    cfg = load_config()
+    return grading_context.GradingContext(impl="", course=cfg.course)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): points this test is worth")
     config.addinivalue_line("markers", "visibility(v): visible | hidden | after_due_date | after_published")
-    config.stash[_ROWS_KEY] = []
+    path = config.getoption("--grader-context", None)
+    ctx = grading_context.GradingContext.from_json(Path(path).read_text()) if path else _default_context()
+    grading_context.set_current(ctx)
+    rows_path = config.getoption("--grader-rows", None)
+    rows_file = open(rows_path, "a", encoding="utf-8") if rows_path else None
+    global _SESSION
+    _SESSION = config.stash[_STATE] = _State(ctx, rows_file)
+    remaining = ctx.remaining()
+    if remaining is not None:  # just before the grader's hard kill, say where the code was stuck
+        faulthandler.dump_traceback_later(max(1.0, remaining - DUMP_MARGIN_SECONDS), exit=False, file=sys.stderr)
+        watchdog = threading.Timer(max(1.5, remaining - DUMP_MARGIN_SECONDS + 2), _report_stuck,
+                                   args=(config.stash[_STATE], threading.main_thread().ident))
+        watchdog.daemon = True
+        watchdog.start()
 
 
-def _module_of(path: str) -> str:
-    m = _MODULE_RE.search(Path(path).name)
-    return m.group(1) if m else "??"
+def _report_stuck(state: _State, thread_id: int | None) -> None:
+    """Name the innermost tinytorch/ frame of the main thread: 'tinytorch/data.py:42 in __iter__'."""
+    frame = sys._current_frames().get(thread_id) if thread_id is not None else None
+    where = ""
+    while frame is not None:
+        path = frame.f_code.co_filename.replace("\\", "/")
+        if "/tinytorch/" in path:
+            where = f"tinytorch/{path.rsplit('/tinytorch/', 1)[1]}:{frame.f_lineno} in {frame.f_code.co_name}"
+            break
+        frame = frame.f_back
+    print(f"\ngrader: stuck at {where or 'a place outside tinytorch/'}", file=sys.stderr, flush=True)
+    state.write({"kind": "stuck", "location": where})
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    faulthandler.cancel_dump_traceback_later()
+    if state is not None and state.rows_file is not None:
+        state.rows_file.close()
+
+
+def section_of(path: str) -> Section:
+    name = Path(path).name
+    if _MILESTONE_RE.match(name):
+        return Section.milestone()
+    match = _MODULE_RE.match(name)
+    return Section.module(match.group(1)) if match else Section.session(name)
 
 
 def _title(item: pytest.Item) -> str:
@@ -53,80 +126,104 @@ def _title(item: pytest.Item) -> str:
     return f"{title} [{callspec.id}]" if callspec is not None else title
 
 
-def _points(item: pytest.Item) -> Optional[float]:
+def _points(item: pytest.Item) -> float | None:
     mark = item.get_closest_marker("points")
     return float(mark.args[0]) if mark and mark.args else None
 
 
-def _visibility(item: pytest.Item) -> str:
+def _visibility(item: pytest.Item) -> Visibility:
     mark = item.get_closest_marker("visibility")
     value = str(mark.args[0]) if mark and mark.args else "visible"
-    if value not in VISIBILITIES:
-        raise pytest.UsageError(f"{item.nodeid}: visibility {value!r} is not one of {VISIBILITIES}")
-    return value
+    try:
+        return Visibility(value)
+    except ValueError:
+        raise pytest.UsageError(f"{item.nodeid}: visibility {value!r} is not one of "
+                                f"{[v.value for v in Visibility]}") from None
 
 
-def _is_not_started(exc: BaseException) -> bool:
-    return isinstance(exc, NotImplementedError) or type(exc).__name__ == "NotStarted"
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip()
-    if isinstance(exc, AssertionError):
-        text = text.split("\nassert ")[0]  # drop pytest's expression introspection
-    elif not text.startswith(type(exc).__name__):
-        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    state = item.config.stash[_STATE]
+    remaining = state.ctx.remaining()
+    if remaining is not None and state.ctx.soft_deadline is not None and time.time() > state.ctx.soft_deadline:
+        item.session.shouldstop = "the session's time limit was reached"
+    state.write({"kind": "start", "nodeid": item.nodeid})
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    rows: list[Row] = item.config.stash[_ROWS_KEY]
-    source = item.config.getoption("--grader-source")
-    base = dict(module=_module_of(str(item.fspath)), title=_title(item), points=_points(item),
-                visibility=_visibility(item), source=source, nodeid=item.nodeid)
-    metrics = {k[len("metric:"):]: v for k, v in item.user_properties if isinstance(k, str) and k.startswith("metric:")}
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        if report.passed:
-            rows.append(Row(outcome=PASSED, reason="", seconds=report.duration, metrics=metrics, **base))
-        elif report.skipped:
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            rows.append(Row(outcome=SKIPPED, reason=_strip_skip(reason), seconds=0.0, metrics=metrics, **base))
-        elif call.excinfo is not None:
-            exc = call.excinfo.value
-            kind = NOT_STARTED if _is_not_started(exc) else (FAILED if report.when == "call" else ERROR)
-            reason = _short(exc)
-            if kind == NOT_STARTED and not reason.lower().startswith("not started"):
-                reason = f"not started: {reason.removeprefix('NotImplementedError: ')}"
-            if kind == NOT_STARTED:
-                report.longrepr = reason
-            rows.append(Row(outcome=kind, reason=reason, seconds=report.duration, metrics=metrics, **base))
+    if call.when not in ("setup", "call") or (call.when == "setup" and report.passed):
+        return
+    state = item.config.stash[_STATE]
+    section = section_of(str(item.path))
+    own = section.key if section.kind.value == "module" else None
+    if report.skipped:  # an explicit pytest.skip: a check that does not apply, shown as waiting
+        text = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        verdict = Verdict(Outcome.WAITING, text.removeprefix("Skipped: ").strip())
+    else:
+        exc = call.excinfo.value if call.excinfo is not None else None
+        verdict = classify(exc, own_module=own, course=state.ctx.course, during_setup=call.when == "setup")
+    if verdict.outcome is Outcome.WAITING and not report.skipped:
+        lineno = (item.location[1] or 0) + 1
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), lineno, f"Skipped: {verdict.reason}")
+    elif verdict.outcome is Outcome.NOT_STARTED:
+        todo = parse_stub_message(verdict.reason.removeprefix("not started: "))
+        report.longrepr = verdict.reason.replace("not started: ", "not implemented: ", 1)
+        state.open_todos[str(todo) if todo else verdict.reason] += 1
+    row = Row(section, _title(item), verdict.outcome, verdict.reason if verdict.outcome is not Outcome.PASSED else "",
+              _points(item), _visibility(item), state.ctx.source, item.nodeid,
+              report.duration if call.when == "call" else 0.0, verdict.location,
+              {k[len("metric:"):]: v for k, v in item.user_properties
+               if isinstance(k, str) and k.startswith("metric:")})
+    report.grader_row = row  # type: ignore[attr-defined]  # recorded in pytest_runtest_logreport
 
 
-def _strip_skip(reason: str) -> str:
-    return reason.removeprefix("Skipped: ").strip()
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Record the row `pytest_runtest_makereport` classified (one per test)."""
+    row = getattr(report, "grader_row", None)
+    if row is not None and _SESSION is not None:
+        _SESSION.rows.append(row)
+        _SESSION.write({"kind": "row", "row": row.to_json()})
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if _SESSION is not None:
+        _SESSION.write({"kind": "collected", "count": len(session.items)})
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
-    """A test file that fails to import becomes an ERROR row (kept until the session ends)."""
-    if report.failed:
-        text = str(report.longrepr).strip().splitlines()
-        reason = text[-1] if text else "collection failed"
-        _COLLECT_ERRORS.append(Row(module=_module_of(report.nodeid), title=f"collecting {report.nodeid}",
-                                   outcome=ERROR, reason=reason[:MAX_REASON], nodeid=report.nodeid,
-                                   points=None, visibility="visible"))
+    """A test file that fails to import becomes an ERROR row, naming the student file and line."""
+    if not report.failed or _SESSION is None:
+        return
+    text = str(report.longrepr)
+    where = _student_file_line(text)
+    last = next((line.strip() for line in reversed(text.strip().splitlines()) if line.strip()), "collection failed")
+    reason = f"{last.lstrip('E ').strip()}" + (f" (in {where})" if where and where not in last else "")
+    row = Row(section_of(report.nodeid), f"collecting {Path(report.nodeid).name}", Outcome.ERROR, reason,
+              None, Visibility.VISIBLE, _SESSION.ctx.source, report.nodeid, 0.0, where)
+    _SESSION.rows.append(row)
+    _SESSION.write({"kind": "row", "row": row.to_json()})
 
 
-_COLLECT_ERRORS: list[Row] = []  # this hook gets no config to stash them on; one session per process
+_FILE_LINE = re.compile(r'File "([^"]*tinytorch/[^"]+)", line (\d+)|([^\s:]*tinytorch/[^\s:]+\.py):(\d+)')
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    path = session.config.getoption("--grader-rows")
-    if path:
-        source = session.config.getoption("--grader-source")
-        for row in _COLLECT_ERRORS:
-            row["source"] = source
-        Path(path).write_text(json.dumps(session.config.stash[_ROWS_KEY] + _COLLECT_ERRORS))
+def _student_file_line(text: str) -> str:
+    """'tinytorch/optim.py:12', the last place inside tinytorch/ a traceback or SyntaxError names."""
+    found = ""
+    for match in _FILE_LINE.finditer(text):
+        path, line = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+        found = f"tinytorch/{path.replace(chr(92), '/').rsplit('tinytorch/', 1)[1]}:{line}"
+    return found
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """List the open TODOs that made tests fail, the earliest module first."""
+    if _SESSION is None or not _SESSION.open_todos:
+        return
+    terminalreporter.section("not implemented yet")
+    for message, count in sorted(_SESSION.open_todos.items()):
+        terminalreporter.write_line(f"{message}  ({count} test{'s' if count != 1 else ''})")

@@ -1,4 +1,8 @@
-"""The student-facing report of a GradeReport: one table per module, totals, the next step."""
+"""The terminal report of one grading: a table per section, totals per module, the next step.
+
+Every piece of text that came from a submission (titles, reasons, paths) is added as plain
+`rich.text.Text`, never parsed as markup, so a submission cannot restyle or forge the report.
+"""
 from __future__ import annotations
 
 from itertools import groupby
@@ -8,80 +12,80 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.config import Config
+from grader.core.outcomes import Outcome, Source, Visibility
+from grader.core.rows import Row, Section, SectionKind, safe_text
 from grader.engine.grade import GradeReport
-from grader.core.rows import ERROR, FAILED, NOT_STARTED, PASSED, SKIPPED, Row
+from grader.report.next_step import next_step
 
-MARKS = {PASSED: ("✓ passed", "green"), FAILED: ("✗ failed", "red"), NOT_STARTED: ("○ not started", "yellow"),
-         SKIPPED: ("– skipped", "dim"), ERROR: ("! error", "red")}
+MARKS = {Outcome.PASSED: ("✓ passed", "green"), Outcome.FAILED: ("✗ failed", "red"),
+         Outcome.NOT_STARTED: ("○ not started", "yellow"), Outcome.WAITING: ("… waiting", "dim"),
+         Outcome.ERROR: ("! error", "red"), Outcome.TIMEOUT: ("⏱ timeout", "red")}
 
 
-def _section_title(module: str, cfg: Config) -> str:
-    spec = cfg.modules.get(module)
-    return f"Module {module} · {spec.title} (tinytorch/{spec.name}.py)" if spec else "Milestone 03 · the MLP revival (1986)"
+def section_title(section: Section, cfg: Config) -> str:
+    if section.kind is SectionKind.MODULE:
+        return cfg.course.modules[section.key].heading if section.key in cfg.modules else f"Module {section.key}"
+    if section.kind is SectionKind.MILESTONE:
+        return "Milestone 03 · the MLP revival (1986)"
+    return f"Grading problem · {section.key}"
 
 
 def _points(row: Row) -> str:
     return "–" if row.points is None else f"{row.earned:g}/{row.points:g}"
 
 
+def _kind(row: Row) -> str:
+    if row.source is Source.HIDDEN:
+        return row.visibility.value.replace("_", " ") if row.visibility is not Visibility.VISIBLE else "hidden test, visible"
+    if row.source is Source.MILESTONE:
+        return "held-out data"
+    return ""
+
+
 def render(report: GradeReport, cfg: Config, console: Console) -> None:
-    console.print(f"[bold]tinytorch check[/bold] · {report.targets.label} · implementation: {report.impl}")
-    for module, group in groupby(report.rows, key=lambda r: r.module):
+    header = Text("tinytorch check", style="bold")
+    header.append(f" · {report.targets.label} · implementation: ")
+    header.append(safe_text(report.impl, 300))
+    console.print(header)
+    for section, group in groupby(report.rows, key=lambda r: r.section):
         rows = list(group)
-        table = Table(title=_section_title(module, cfg), title_justify="left", title_style="bold",
+        table = Table(title=section_title(section, cfg), title_justify="left", title_style="bold",
                       expand=True, box=None, padding=(0, 1), show_header=True, header_style="dim")
         table.add_column("Result", width=13, no_wrap=True)
         table.add_column("Test", ratio=1)
         table.add_column("Points", justify="right", width=7, no_wrap=True)
         for row in rows:
-            label, style = MARKS.get(row.outcome, (row.outcome, ""))
+            label, style = MARKS[row.outcome]
             title = Text(row.title)
             kind = _kind(row)
             if kind:
                 title.append(f"  [{kind}]", style="dim")
-            if row.reason and row.outcome != PASSED or row.source == "milestone":
-                title.append("\n" + row.reason, style="dim" if row.outcome == PASSED else style)
+            if row.reason and (row.outcome is not Outcome.PASSED or row.source is Source.MILESTONE):
+                title.append("\n" + row.reason, style="dim" if row.outcome in (Outcome.PASSED, Outcome.WAITING) else style)
             table.add_row(Text(label, style=style), title, _points(row))
         console.print(table)
-        console.print(_module_summary(rows))
-    _totals(report, console)
-    console.print(f"[bold]Next:[/bold] {next_step(report, cfg)}")
+        console.print(Text(_section_summary(rows, report.hidden)))
+    _totals(report, cfg, console)
+    line = Text("Next: ", style="bold")
+    line.append(next_step(report, cfg))
+    console.print(line)
 
 
-def _kind(row: Row) -> str:
-    if row.source == "hidden":
-        return row.visibility.replace("_", " ") if row.visibility != "visible" else "hidden test, visible"
-    if row.source == "milestone":
-        return "held-out data"
-    return ""
+def _section_summary(rows: list[Row], graded: bool) -> str:
+    passed = sum(r.outcome is Outcome.PASSED for r in rows)
+    waiting = sum(r.outcome is Outcome.WAITING for r in rows)
+    wait = f" · {waiting} waiting for a later module" if waiting else ""
+    points = [r for r in rows if r.points is not None]
+    score = f" · {sum(r.earned for r in points):g}/{sum(r.points or 0 for r in points):g} points" if graded and points else ""
+    return f"  {passed}/{len(rows)} passed{wait}{score}\n"
 
 
-def _module_summary(rows: list[Row]) -> str:
-    passed = sum(r.outcome == PASSED for r in rows)
-    graded = [r for r in rows if r.points is not None]
-    points = f" · {sum(r.earned for r in graded):g}/{sum(r.points for r in graded):g} points" if graded else ""
-    return f"  {passed}/{len(rows)} passed{points}\n"
-
-
-def _totals(report: GradeReport, console: Console) -> None:
-    by = {k: sum(r.outcome == k for r in report.rows) for k in MARKS}
-    parts = [f"{by[k]} {MARKS[k][0].split(' ', 1)[1]}" for k in MARKS if by[k]]
-    score = f" · score {report.score:g}/{report.max_score:g}" if report.graded_rows else ""
-    console.print(f"[bold]Total:[/bold] {len(report.rows)} checks: {', '.join(parts)}{score} · {report.seconds:.1f} s")
-
-
-def next_step(report: GradeReport, cfg: Config) -> str:
-    """The first thing to do, in course order."""
-    for module, group in groupby(report.rows, key=lambda r: r.module):
-        rows = [r for r in group if r.outcome != PASSED and r.outcome != SKIPPED]
-        if not rows:
-            continue
-        first = rows[0]
-        target = module if module in cfg.modules else "milestone03"
-        where = _section_title(module, cfg)
-        if first.outcome == NOT_STARTED:
-            what = first.reason.removeprefix("not started: ")
-            return f"{where} is not finished: implement {what!r}, then run `grader check {target}`."
-        reason = first.reason if len(first.reason) <= 200 else first.reason[:200].rsplit(" ", 1)[0] + " …"
-        return f"{where}: fix “{first.title}” — {reason} — then run `grader check {target}`."
-    return "everything passed. Submit your work."
+def _totals(report: GradeReport, cfg: Config, console: Console) -> None:
+    counts = {k: sum(r.outcome is k for r in report.rows) for k in MARKS}
+    parts = [f"{counts[k]} {MARKS[k][0].split(' ', 1)[1]}" for k in MARKS if counts[k]]
+    line = Text("Total: ", style="bold")
+    line.append(f"{len(report.rows)} checks: {', '.join(parts) or 'none ran'}")
+    if report.hidden:
+        line.append(f" · score {report.score:g}/{report.max_score:g}")
+    line.append(f" · {report.seconds:.1f} s")
+    console.print(line)

@@ -1,0 +1,195 @@
+"""Test sessions: run pytest on some test files and turn what happened into rows.
+
+    spec = SessionSpec("public tests", files, Source.PUBLIC, per_test_seconds=120, session_seconds=540)
+    rows = run_session(spec, ctx)                 # a plain subprocess: a student's own check
+    rows = run_session(spec, ctx, sandboxed=True) # inside a sandbox worker: graded runs, previews
+
+The rows that finished are always kept. When the session itself fails (its deadline passed,
+it crashed, a file could not be collected), one more row under the session's own heading says
+what happened, which test was running and where in `tinytorch/` the code was stuck.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grader
+from grader.core.context import GradingContext
+from grader.core.outcomes import Outcome, Source
+from grader.core.rows import Row, Section, SessionLog, read_session_log, safe_text
+from grader.sandbox import Limits, run_probe
+
+THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+KILL_GRACE_SECONDS = 15.0
+MAX_LOG_BYTES = 8 * 1024 * 1024
+_FAULT_LINE = re.compile(r'File "([^"]*/tinytorch/[^"]+)", line (\d+) in (\S+)')
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    name: str                       # "public tests", "hidden tests (1 of 2)": the session row's heading
+    files: tuple[Path, ...]
+    source: Source
+    per_test_seconds: float
+    session_seconds: float          # no test starts after this; finished rows are kept
+    memory_mb: int = 1536           # sandboxed sessions only
+
+    @property
+    def hard_seconds(self) -> float:
+        """When the grader kills the session: one more test's time after the soft limit."""
+        return self.session_seconds + self.per_test_seconds + KILL_GRACE_SECONDS
+
+
+def _pytest_args(spec: SessionSpec, rows: str, context: str, files: list[str]) -> list[str]:
+    return ["-q", "--no-header", "-p", "no:cacheprovider", "-p", "grader.engine.pytest_plugin",
+            "--grader-rows", rows, "--grader-context", context, "-o", "addopts=",
+            "--timeout", str(max(1, int(spec.per_test_seconds))), "--continue-on-collection-errors", *files]
+
+
+def _session_context(spec: SessionSpec, ctx: GradingContext, impl: str) -> GradingContext:
+    now = time.time()
+    return dataclasses.replace(ctx, impl=impl, source=spec.source, soft_deadline=now + spec.session_seconds,
+                               deadline=now + spec.hard_seconds)
+
+
+def run_session(spec: SessionSpec, ctx: GradingContext, *, sandboxed: bool = False) -> list[Row]:
+    if not spec.files:
+        return []
+    return _run_sandboxed(spec, ctx) if sandboxed else _run_subprocess(spec, ctx)
+
+
+def _run_subprocess(spec: SessionSpec, ctx: GradingContext) -> list[Row]:
+    """A plain pytest subprocess in its own process group (hidden tests; a student's own check)."""
+    with tempfile.TemporaryDirectory(prefix="grader-session-") as tmp:
+        rows_path, context_path = Path(tmp) / "rows.jsonl", Path(tmp) / "context.json"
+        _session_context(spec, ctx, ctx.impl).write(context_path)
+        folder = spec.files[0].parent
+        cmd = [sys.executable, "-m", "pytest", *_pytest_args(spec, str(rows_path), str(context_path),
+                                                             [str(f) for f in spec.files]), "--rootdir", str(folder)]
+        env = {**os.environ, **THREAD_ENV, "TINYTORCH_IMPL": ctx.impl, "PYTHONDONTWRITEBYTECODE": "1"}
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            output, _ = proc.communicate(timeout=spec.hard_seconds)
+            killed = False
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            output, _ = proc.communicate()
+            killed = True
+        _kill_group(proc.pid)
+        log = _read_log(rows_path, spec)
+        text = output[-MAX_LOG_BYTES:].decode("utf-8", "replace")
+        return log.rows + _session_rows(spec, log, killed=killed, exit_code=proc.returncode, output=text,
+                                        seconds=time.monotonic() - started)
+
+
+def _read_log(path: Path, spec: SessionSpec) -> SessionLog:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_LOG_BYTES)
+    except OSError:
+        return SessionLog()
+    # Hidden-test sessions run only grader code (student code runs in probes): their points are trusted.
+    return read_session_log(data.decode("utf-8", "replace"), source=spec.source,
+                            keep_points=spec.source is Source.HIDDEN)
+
+
+def _sandboxed_pytest_probe(tt, args, impl_env):  # runs in the sandbox worker; cwd is its box
+    import os
+    import pytest
+    os.environ["TINYTORCH_IMPL"] = os.getcwd()
+    pytest.main(list(args))
+    with open("rows.jsonl", "rb") as handle:
+        return {"log": handle.read(8 * 1024 * 1024).decode("utf-8", "replace")}
+
+
+def _plugin_package(into: Path) -> Path:
+    """A minimal `grader` package for the sandbox: the plugin and `grader.core`, nothing else."""
+    root = Path(grader.__file__).parent
+    package = into / "grader"
+    (package / "engine").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "engine" / "__init__.py").write_text("")
+    shutil.copyfile(root / "engine" / "pytest_plugin.py", package / "engine" / "pytest_plugin.py")
+    shutil.copytree(root / "core", package / "core", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return package
+
+
+def _run_sandboxed(spec: SessionSpec, ctx: GradingContext) -> list[Row]:
+    """The same session inside one sandbox worker: no student code runs outside the sandbox."""
+    folder = spec.files[0].parent
+    support = [p for p in folder.glob("*.py") if not p.name.startswith("test_")]
+    with tempfile.TemporaryDirectory(prefix="grader-session-") as tmp:
+        context_path = _session_context(spec, ctx, ".").write(Path(tmp) / "context.json")
+        files = {p.name: p for p in [*spec.files, *support]}
+        files["grader"] = _plugin_package(Path(tmp))
+        files["grading_context.json"] = context_path
+        args = _pytest_args(spec, "rows.jsonl", "grading_context.json", [f.name for f in spec.files])
+        result = run_probe(Path(ctx.impl), inspect.getsource(_sandboxed_pytest_probe), "_sandboxed_pytest_probe",
+                           {"args": args, "impl_env": "."}, files=files, uid_slot=ctx.uid_slot or 0,
+                           limits=Limits(wall_seconds=spec.hard_seconds, memory_bytes=spec.memory_mb * 1024 * 1024))
+    raw = result.values.get("log") if result.status == "ok" else None
+    log = read_session_log(raw if isinstance(raw, str) else "", source=spec.source, keep_points=False)
+    if not log.stuck_at:
+        log.stuck_at = _stuck_from_output(result.output_tail)
+    failed = result.status != "ok"
+    return log.rows + _session_rows(spec, log, killed=result.status == "timeout", exit_code=0 if not failed else -1,
+                                    output=result.output_tail if failed else "", seconds=result.seconds,
+                                    problem=f"{result.status}: {result.error_message}" if failed else "")
+
+
+def _stuck_from_output(output: str) -> str:
+    """The innermost tinytorch/ frame named in the session's output (watchdog line or faulthandler)."""
+    marker = output.rfind("grader: stuck at ")
+    if marker >= 0:
+        line = output[marker + len("grader: stuck at "):].splitlines()[0]
+        if line.startswith("tinytorch/"):
+            return safe_text(line, 200)
+    match = _FAULT_LINE.search(output)
+    if match:
+        return safe_text(f"tinytorch/{match.group(1).rsplit('/tinytorch/', 1)[1]}:{match.group(2)} in {match.group(3)}", 200)
+    return ""
+
+
+def _session_rows(spec: SessionSpec, log: SessionLog, *, killed: bool, exit_code: int | None, output: str,
+                  seconds: float, problem: str = "") -> list[Row]:
+    """Zero or one row saying how the session itself failed."""
+    section = Section.session(spec.name)
+    stuck = log.stuck_at or _stuck_from_output(output)
+    where = f"; student code was at {stuck}" if stuck else ""
+    unrun = max(0, (log.collected or 0) - len([r for r in log.rows if r.nodeid]))
+    if killed:
+        running = f" while running {log.running}" if log.running else ""
+        return [Row(section, f"{spec.name} stopped at the time limit", Outcome.TIMEOUT,
+                    safe_text(f"still running after {seconds:.0f} s{running}{where}; {len(log.rows)} finished "
+                              f"results are kept, {unrun} tests did not finish. Look for a loop that never ends."),
+                    source=Source.SESSION, location=stuck, seconds=seconds)]
+    if log.collected is not None and unrun and not problem:
+        return [Row(section, f"{spec.name}: {unrun} tests not run", Outcome.TIMEOUT,
+                    f"the session's time limit ({spec.session_seconds:.0f} s) was reached; "
+                    f"{len(log.rows)} finished results are kept{where}", source=Source.SESSION, seconds=seconds)]
+    if problem or (not log.rows and exit_code not in (0, 1)):
+        tail = " | ".join(line.strip() for line in output.strip().splitlines()[-3:] if line.strip())
+        why = problem or f"exit code {exit_code}"
+        return [Row(section, f"{spec.name} could not finish", Outcome.ERROR,
+                    safe_text(f"the {spec.name} ended without all their results ({why})"
+                              + (f": {tail}" if tail else "")), source=Source.SESSION, seconds=seconds)]
+    return []
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
