@@ -1,9 +1,10 @@
 """Train the Milestone 03 models on many seeds and print the spread of the results.
 
-Each seed calls the milestone script's own `train(tt, prepare(x_train), y_train, seed=s)`,
-exactly as the grader does, then measures the trained `parameters()` with a NumPy forward
-pass: test accuracy, training loss of the final model over the whole training set, and
-training time. The summary gives min / median / max over the seeds and how many seeds
+Each seed trains with the grader's own milestone recipe (`grader.milestones.m03.recipe.train`,
+the architecture and recipe from grader/config.yaml), exactly as the grader does in the
+sandbox, then measures the trained `parameters()` with the grader's NumPy forward pass
+(`grader.milestones.m03.measure`): test accuracy, training loss of the final model over the
+whole training set, and training time. The summary gives min / median / max over the seeds and how many seeds
 meet the grader's thresholds (from grader/config.yaml).
 
 Examples (from the repository root):
@@ -21,7 +22,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # as the milestone scripts do: set before NumPy loads
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -30,57 +30,38 @@ from pathlib import Path  # noqa: E402
 from types import ModuleType  # noqa: E402
 from typing import Any, Optional  # noqa: E402
 
+from grader.config import MilestoneSpec, load_config  # noqa: E402
+from grader.milestones.m03 import data, measure, recipe  # noqa: E402
+from grader.milestones.m03.impl import SetupError, UsageError, resolve_impl, using_tinytorch  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-MILESTONE_DIR = ROOT / "assignments" / "milestones" / "03_1986_mlp"
-SCRIPTS = {"tinydigits": "01_rumelhart_tinydigits.py", "mnist": "02_rumelhart_mnist.py"}
-
-sys.path.insert(0, str(MILESTONE_DIR))
-import _milestone  # noqa: E402
-
-
-def load_script(name: str) -> ModuleType:
-    """Import a milestone script (its file name starts with a digit) by path."""
-    path = MILESTONE_DIR / name
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def load_digits(key: str) -> Any:
-    from grader.datasets import load_mnist, load_tinydigits
-    return load_tinydigits() if key == "tinydigits" else load_mnist(log=lambda line: print(line, flush=True))
 
 
 def spread(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
-def run_milestone(tt: ModuleType, key: str, seeds: list[int], epochs: Optional[int], spec: Any) -> dict[str, Any]:
-    """Train `key`'s model once per seed; return per-seed rows and the summary."""
-    script = load_script(SCRIPTS[key])
-    data = load_digits(key)
-    x_train, x_test = script.prepare(data.x_train, data.pixel_max), script.prepare(data.x_test, data.pixel_max)
-    y_train, y_test = data.y_train, data.y_test
-    epochs = epochs or script.RECIPE["epochs"]
-    shapes = _milestone.mlp_shapes(x_train.shape[1], script.RECIPE["hidden"])
-    print(f"\n{key}: {len(seeds)} seeds, recipe {_milestone.describe_recipe(script.RECIPE, epochs, seeds[0])} (seed varies)",
-          flush=True)
+def run_milestone(tt: ModuleType, spec: MilestoneSpec, seeds: list[int], epochs: Optional[int]) -> dict[str, Any]:
+    """Train `spec`'s model once per seed; return per-seed rows and the summary."""
+    digits = data.load(spec.key, log=lambda line: print(line, flush=True))
+    x_train, x_test = recipe.prepare(digits.x_train, digits.pixel_max), recipe.prepare(digits.x_test, digits.pixel_max)
+    y_train, y_test = digits.y_train, digits.y_test
+    epochs = epochs or spec.recipe.epochs
+    print(f"\n{spec.key}: {len(seeds)} seeds, recipe {spec.recipe.describe(epochs, seeds[0])} (seed varies)", flush=True)
     rows = []
     for seed in seeds:
         start = time.perf_counter()
-        model = script.train(tt, x_train, y_train, seed=seed, epochs=epochs)
+        model = recipe.train(tt, x_train, y_train, spec.architecture, spec.recipe, seed=seed, epochs=epochs)
         seconds = time.perf_counter() - start
-        params = _milestone.parameter_arrays(model, shapes)
-        train_loss, _ = _milestone.numpy_loss_and_accuracy(params, x_train, y_train)
-        _, test_accuracy = _milestone.numpy_loss_and_accuracy(params, x_test, y_test)
-        rows.append({"seed": seed, "test_accuracy": test_accuracy, "train_loss": train_loss, "seconds": seconds})
-        print(f"  seed {seed:>4}  test accuracy {test_accuracy:7.2%}  train loss {train_loss:.4f}  {seconds:6.2f} s",
+        params = measure.check_parameters([p.data for p in model.parameters()], spec.architecture)
+        m = measure.measure(params, x_train, y_train, x_test, y_test)
+        rows.append({"seed": seed, "test_accuracy": m.test_accuracy, "train_loss": m.train_loss, "seconds": seconds})
+        print(f"  seed {seed:>4}  test accuracy {m.test_accuracy:7.2%}  train loss {m.train_loss:.4f}  {seconds:6.2f} s",
               flush=True)
     passing = sum(r["test_accuracy"] >= spec.min_test_accuracy and r["train_loss"] < spec.max_train_loss for r in rows)
     summary = {name: spread([r[name] for r in rows]) for name in ("test_accuracy", "train_loss", "seconds")}
-    return {"recipe": dict(script.RECIPE, epochs=epochs), "rows": rows, "summary": summary,
+    return {"recipe": dict(spec.recipe.as_dict(), epochs=epochs), "architecture": spec.architecture.as_dict(),
+            "rows": rows, "summary": summary,
             "thresholds": {"min_test_accuracy": spec.min_test_accuracy, "max_train_loss": spec.max_train_loss},
             "seeds_passing": passing}
 
@@ -101,7 +82,8 @@ def print_summary(key: str, result: dict[str, Any]) -> None:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--which", choices=("tinydigits", "mnist", "both"), default="both")
+    config = load_config()
+    parser.add_argument("--which", choices=(*config.milestone, "both"), default="both")
     parser.add_argument("--seeds", type=int, default=20, help="number of seeds (default: %(default)s)")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed, first-seed+1, ...")
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
@@ -116,23 +98,21 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("error: --seeds and --epochs must be at least 1", file=sys.stderr)
         return 2
     try:
-        impl = _milestone.resolve_impl(args.impl, __file__)
-    except _milestone.UsageError as exc:
+        impl = resolve_impl(args.impl, __file__)
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from grader.config import load_config
     from grader.datasets import DatasetError
 
-    config = load_config()
-    keys = ["tinydigits", "mnist"] if args.which == "both" else [args.which]
+    keys = list(config.milestone) if args.which == "both" else [args.which]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     results: dict[str, Any] = {}
     try:
-        with _milestone.using_tinytorch(impl) as tt:
+        with using_tinytorch(impl) as tt:
             print(f"tinytorch from {impl / 'tinytorch'}", flush=True)
             for key in keys:
-                results[key] = run_milestone(tt, key, seeds, args.epochs, config.milestone[key])
-    except (DatasetError, _milestone.SetupError) as exc:
+                results[key] = run_milestone(tt, config.milestone[key], seeds, args.epochs)
+    except (DatasetError, SetupError, measure.BadParameters) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for key in keys:

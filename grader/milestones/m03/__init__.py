@@ -1,0 +1,22 @@
+"""Milestone 03 — the MLP revival (1986): one concept per file.
+
+- `recipe.py`    the model and the seeded training recipe (`Architecture`, `Recipe`, `prepare`,
+                 `build_model`, `train`); sandbox-safe: NumPy and the standard library only,
+                 with tinytorch passed in as `tt`, because it is copied into the sandbox worker.
+- `readiness.py` which pieces of tinytorch the milestone needs, and what is missing or broken,
+                 per module; sandbox-safe too (the grade runs it in the worker to explain a
+                 "not started").
+- `measure.py`   the grader's NumPy forward pass over the trained parameters: the one
+                 evaluation behind both the scripts' criteria table and the grade.
+- `score.py`     the grade: train in the sandbox on the training split only, validate the
+                 returned parameters, measure on held-out data (`MilestoneRun`).
+- `impl.py`      which tinytorch a script runs (`--impl`, $TINYTORCH_IMPL) and importing it.
+- `data.py`      each dataset's loader and what its script's help says about it.
+- `report.py`    the runner's printed output: progress, readiness problems, criteria table.
+- `cli.py`       the student-facing runner behind both scripts (exit codes 0/1/2).
+- `scripts.py`   renders the two student scripts from grader/config.yaml (`--write`, `--check`).
+
+The numbers (architectures, recipes, thresholds, script names, titles) live in the
+`milestone03:` section of grader/config.yaml, read by `grader.config.MilestoneSpec`.
+Nothing is imported here, so the sandbox-safe files stay importable on their own.
+"""

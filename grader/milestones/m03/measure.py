@@ -1,0 +1,80 @@
+"""The grader's own NumPy forward pass for the Milestone 03 MLPs: trusted evaluation of weights.
+
+    params = check_parameters(arrays, arch)            # float64 copies, or BadParameters
+    m = measure(params, x_train, y_train, x_test, y_test)
+    m.train_loss, m.test_accuracy
+
+params, in `parameters()` order: W1 (D, H), b1 (H,), W2 (H, 10), b2 (10,)  (tinytorch's layout).
+x: (N, D) float32 in [0, 1] from `recipe.prepare` -> logits (N, 10).
+
+Both the scripts' criteria table (`cli.py`) and the grade (`score.py`) measure with this file,
+so what a student sees locally is what the grader computes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from grader.milestones.m03.recipe import Architecture
+
+Array = np.ndarray
+
+
+class BadParameters(ValueError):
+    """The returned parameters do not describe the milestone's model."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What the grader measures of one trained model."""
+
+    train_loss: float       # mean cross-entropy of the final model over the whole training split
+    test_accuracy: float    # fraction of the held-out test images classified correctly
+
+
+def check_parameters(params: Sequence[Array], arch: Architecture) -> list[Array]:
+    """Validate count, shapes, dtype kind and finiteness; return float64 copies."""
+    expected = arch.shapes
+    if len(params) != len(expected):
+        raise BadParameters(f"the trained model has {len(params)} parameter tensors, expected {len(expected)} "
+                            f"({arch.describe()})")
+    out = []
+    for i, (p, shape) in enumerate(zip(params, expected)):
+        p = np.asarray(p)
+        if p.shape != shape:
+            raise BadParameters(f"parameter {i} has shape {p.shape}, expected {shape} "
+                                f"(weights are (in_features, out_features))")
+        if p.dtype.kind != "f":
+            raise BadParameters(f"parameter {i} has dtype {p.dtype}, expected a floating dtype")
+        if not np.all(np.isfinite(p)):
+            raise BadParameters(f"parameter {i} {shape} contains NaN or inf: training diverged")
+        out.append(p.astype(np.float64))
+    return out
+
+
+def logits(params: Sequence[Array], x: Array) -> Array:
+    """relu(x @ W1 + b1) @ W2 + b2, in float64."""
+    w1, b1, w2, b2 = params
+    hidden = np.maximum(x.astype(np.float64) @ w1 + b1, 0.0)
+    return hidden @ w2 + b2
+
+
+def cross_entropy(z: Array, labels: Array) -> float:
+    """Mean negative log-likelihood of integer labels under softmax(z), computed stably."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(shifted).sum(axis=1))
+    return float(np.mean(log_norm - shifted[np.arange(len(labels)), labels]))
+
+
+def accuracy(z: Array, labels: Array) -> float:
+    """Fraction of rows of z: (N, C) whose argmax equals labels: (N,)."""
+    return float(np.mean(np.argmax(z, axis=1) == labels))
+
+
+def measure(params: Sequence[Array], x_train: Array, y_train: Array, x_test: Array, y_test: Array) -> Measurement:
+    """The final training loss over (x_train, y_train) and the accuracy on (x_test, y_test)
+    of the MLP `params` (checked by `check_parameters`)."""
+    return Measurement(train_loss=cross_entropy(logits(params, x_train), y_train),
+                       test_accuracy=accuracy(logits(params, x_test), y_test))
