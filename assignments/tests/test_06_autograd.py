@@ -1,6 +1,9 @@
 """Module 06 — Autograd: backward rules of every Tensor op, and the backward pass itself.
 
 Gradient checks compare your backward with centred differences (see _gradcheck.py).
+The engine checks every rule it calls: a rule that returns the wrong number of gradients, or
+one whose shape cannot be its input's, fails with BackwardRuleError naming the rule, e.g.
+`Module 06 · transpose backward: gradient for input 0 has shape (3, 2), expected (2, 3)`.
 Activation, loss and layer gradients are checked in test_02, test_04 and test_03.
 """
 from __future__ import annotations
@@ -37,10 +40,12 @@ OPS = [
     ("add", "add backward", lambda a, b: a + b, [(2, 3), (2, 3)], _any),
     ("add-broadcast-row", "add backward", lambda a, b: a + b, [(2, 3), (3,)], _any),
     ("add-broadcast-column", "add backward", lambda a, b: a + b, [(2, 1), (2, 3)], _any),
+    ("add-broadcast-leading-and-size-1-axes", "add backward", lambda a, b: a + b, [(2, 3, 4), (3, 1)], _any),
     ("sub", "sub backward", lambda a, b: a - b, [(2, 3), (2, 3)], _any),
     ("sub-broadcast", "sub backward", lambda a, b: a - b, [(4, 1, 3), (2, 1)], _any),
     ("mul", "mul backward", lambda a, b: a * b, [(2, 3), (2, 3)], _any),
     ("mul-broadcast", "mul backward", lambda a, b: a * b, [(2, 3), (2, 1)], _any),
+    ("mul-broadcast-both-inputs", "mul backward", lambda a, b: a * b, [(4, 1), (1, 3)], _any),
     ("div", "div backward", lambda a, b: a / b, [(2, 3), (2, 3)], _away_from_zero),
     ("div-broadcast", "div backward", lambda a, b: a / b, [(3,), (2, 3)], _away_from_zero),
     ("scalars-on-both-sides", "add/sub/mul/div backward", lambda a: (2.0 - a) * 3.0 / (1.5 + a) - a / 4.0, [(2, 3)], _positive),
@@ -84,7 +89,7 @@ def test_broadcast_add_reduces_grad_to_input_shape():
     assert_close(col.grad, np.full((2, 1), 3.0), "Module 06 · unbroadcast, inputs (2, 3) and (2, 1): gradient of input 1")
 
 
-def test_grad_accumulates_when_tensor_is_reused():
+def test_tensor_used_twice_receives_the_sum():
     """A tensor used twice receives the sum of both gradients: d(a*a + a)/da = 2a + 1"""
     x = np.array([1.0, -2.0, 3.0])
     a = leaf(x)

@@ -5,17 +5,20 @@
 
 Every differentiable op records, on the Tensor it returns, its parents and a *backward rule*
 from this file. A rule receives the upstream gradient `grad` (the shape of the op's output)
-plus the arrays the op saved, and returns one gradient per parent, each the shape of the
-op's output *before* broadcasting is undone (the engine calls `unbroadcast`), or `None` for
-a parent that needs no gradient.
+plus the arrays the op saved, and returns a tuple with one gradient per parent: a NumPy array
+of the parent's shape, or of a shape that broadcasting made from it (the engine sums those
+axes away with `unbroadcast`), or `None` for a parent that needs no gradient.
 
 `backward(root, grad)` walks the graph in reverse topological order, without recursion, and
-accumulates (`+=`) into `.grad` of every leaf that requires grad.
+accumulates (`+=`) into `.grad` of every leaf that requires grad. It checks every rule it
+calls: a wrong number of gradients, a gradient that is not an array, or one whose shape cannot
+be its parent's raises `BackwardRuleError` naming the rule, e.g.
+    Module 06 · transpose backward: gradient for input 0 has shape (4, 3), expected (3, 4)
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -28,6 +31,11 @@ Axes = Optional[tuple[int, ...]]
 Grads = tuple[Optional[Array], ...]
 
 _grad_enabled: bool = True
+
+
+class BackwardRuleError(RuntimeError):
+    """A backward rule (or `unbroadcast`) broke the engine's rules. The message names the module,
+    the rule and the values, so a bug shows where it is made, not as a wrong `.grad` far away."""
 
 
 def is_grad_enabled() -> bool:
@@ -46,15 +54,38 @@ def no_grad() -> Iterator[None]:
         _grad_enabled = previous
 
 
+def sums_to(grad_shape: Shape, shape: Shape) -> bool:
+    """True when summing broadcast axes can turn a gradient of `grad_shape` into one of `shape`:
+    grad_shape is `shape` with leading axes added and size-1 axes stretched, as in broadcasting.
+    (4, 3) -> (3,) and (4, 3) -> (4, 1) are True; (4, 3) -> (3, 4) and (3,) -> (4, 3) are False.
+    """
+    extra = len(grad_shape) - len(shape)
+    if extra < 0:
+        return False
+    for have, want in zip(grad_shape[extra:], shape):
+        if have != want and want != 1:
+            return False
+    return True
+
+
 def unbroadcast(grad: Array, shape: Shape) -> Array:
     """Sum `grad` back down to `shape`: the adjoint of NumPy broadcasting.
 
     grad: (*broadcast_shape) -> (*shape). Sum away the leading axes broadcasting added, then
-    sum (keepdims) every axis where `shape` has size 1 but `grad` does not.
+    sum (keepdims) every axis where `shape` has size 1 but `grad` does not. Only sums: if what
+    remains is not `shape`, BackwardRuleError names both shapes (never reshape it into place).
     Example: grad (4, 3) with shape (3,) -> grad.sum(axis=0); shape (4, 1) -> sum(axis=1, keepdims).
     """
-    # TODO(Module 06): sum over the leading extra axes, then over axes where shape has 1 (keepdims=True)
+    shape = tuple(shape)
+    if grad.shape == shape:
+        return grad                                   # nothing was broadcast
+    given = grad.shape
+    # TODO(Module 06): set grad to grad summed over the leading extra axes, then over the axes where shape has 1 (keepdims=True)
     raise NotImplementedError("Module 06: unbroadcast")
+    if grad.shape != shape:
+        raise BackwardRuleError(f"Module 06 · unbroadcast: cannot sum a gradient of shape {given} down to shape "
+                                f"{shape}: summing its broadcast axes leaves shape {grad.shape}")
+    return grad
 
 
 # ---------------------------------------------------------------- backward rules of Module 01 ops
@@ -202,18 +233,98 @@ def cross_entropy_backward(grad: Array, probs: Array, targets: Array) -> Grads:
 
 
 # ------------------------------------------------------------------------------------ the engine
+def rule_name(rule: Callable[..., Any]) -> str:
+    """How messages name a backward rule: transpose_backward -> "transpose backward"."""
+    return str(getattr(rule, "__name__", type(rule).__name__)).replace("_", " ").strip()
+
+
+def check_count(rule: Callable[..., Any], grads: Any, inputs: int) -> Grads:
+    """`grads` as a tuple of `inputs` gradients (a list is fine), else BackwardRuleError naming the rule."""
+    if not isinstance(grads, (tuple, list)):
+        hint = ": write `return (g,)` for an op with one input" if isinstance(grads, np.ndarray) else ""
+        raise BackwardRuleError(f"Module 06 · {rule_name(rule)}: returned a {type(grads).__name__}, expected a tuple "
+                                f"with one gradient per input ({inputs}){hint}")
+    if len(grads) != inputs:
+        raise BackwardRuleError(f"Module 06 · {rule_name(rule)}: returned {len(grads)} gradient"
+                                f"{'' if len(grads) == 1 else 's'}, expected {inputs} (one per input, "
+                                f"None for an input that needs no gradient)")
+    return tuple(grads)
+
+
+def check_gradient(rule: Callable[..., Any], index: int, grad: Any, shape: Shape) -> Array:
+    """`grad`, the rule's gradient for input `index`, as an array of `shape` (summing broadcast
+    axes with `unbroadcast`), or BackwardRuleError naming the rule, the input and both shapes.
+    """
+    if not isinstance(grad, np.ndarray):
+        if not isinstance(grad, np.generic):          # NumPy scalars (0-d results) are fine
+            raise BackwardRuleError(f"Module 06 · {rule_name(rule)}: gradient for input {index} is a "
+                                    f"{type(grad).__name__}, expected a NumPy array")
+        grad = np.asarray(grad)
+    if grad.shape == shape:
+        return grad
+    if not sums_to(grad.shape, shape):
+        raise BackwardRuleError(f"Module 06 · {rule_name(rule)}: gradient for input {index} has shape "
+                                f"{grad.shape}, expected {shape}")
+    summed = unbroadcast(grad, shape)
+    if getattr(summed, "shape", None) != shape:
+        raise BackwardRuleError(f"Module 06 · unbroadcast: returned shape {np.shape(summed)} for a gradient "
+                                f"of shape {grad.shape}, expected {shape}")
+    return summed if isinstance(summed, np.ndarray) else np.asarray(summed)
+
+
+def topological_order(root: "Tensor") -> list["Tensor"]:
+    """Every tensor `root` depends on through tensors that require grad, each once, every
+    tensor after all of its parents (so `root` comes last).
+
+    A node's graph links are `node._parents` (a tuple whose entries are Tensors or None;
+    follow only those that require grad) and `node._rule` (None for a leaf). Use an explicit
+    stack, not recursion: a chain 10,000 ops deep must work.
+    """
+    # TODO(Module 06): explicit stack of (node, parents_done) pairs: push a node's parents, append the node when popped again; skip nodes already seen
+    raise NotImplementedError("Module 06: topological order")
+
+
+def accumulate_grad(leaf: "Tensor", grad: Array) -> None:
+    """Add `grad` (the leaf's shape) into `leaf.grad`.
+
+    The first time (`leaf.grad is None`) store a fresh array of the leaf's dtype (a copy: `grad`
+    may be read-only or shared with another tensor); afterwards add in place with `+=`, so two
+    backward calls sum their gradients.
+    """
+    # TODO(Module 06): first time: leaf.grad = np.array(grad, dtype=leaf.data.dtype), a copy; afterwards leaf.grad += grad
+    raise NotImplementedError("Module 06: accumulate leaf grad")
+
+
 def backward(root: "Tensor", grad: Array) -> None:
     """Propagate `grad` (root's shape) from `root` to every leaf that requires grad.
 
-    1. Order the graph topologically with an explicit stack (no recursion: a chain 10,000
-       ops deep must work). A node's graph links are `node._parents` (a tuple whose entries
-       are Tensors or None) and `node._rule` (None for a leaf).
-    2. Visit nodes from `root` back to the leaves, holding each node's total gradient in a
-       dict keyed by id(node). For a non-leaf call `node._rule(g, *node._saved)`; for each
-       parent that is a Tensor with requires_grad and a non-None gradient, `unbroadcast` it
-       to the parent's shape and add it to the parent's total.
-    3. At a leaf that requires grad, accumulate: `.grad` becomes a fresh array of the leaf's
-       dtype the first time, and `+=` afterwards. Intermediate tensors keep `grad is None`.
+    Visits `topological_order(root)` from `root` back to the leaves, holding each node's total
+    gradient in `totals` (keyed by id(node)). At a leaf it calls `accumulate_grad`; at an op it
+    calls the op's rule, checks the count (`check_count`) and each parent's gradient
+    (`check_gradient`, which also sums broadcast axes away), and adds it to the parent's total.
+    Intermediate tensors keep `grad is None`.
     """
-    # TODO(Module 06): iterative DFS for a topological order, then walk it in reverse summing gradients per node
-    raise NotImplementedError("Module 06: backward pass")
+    totals: dict[int, Array] = {id(root): grad}
+    for node in reversed(topological_order(root)):
+        g = totals.pop(id(node), None)
+        if g is None:
+            continue                                  # no gradient reached this node
+        if node._rule is None:
+            accumulate_grad(node, g)
+            continue
+        parents = node._parents
+        grads = node._rule(g, *node._saved)
+        if type(grads) is not tuple or len(grads) != len(parents):
+            grads = check_count(node._rule, grads, len(parents))
+        for index, parent in enumerate(parents):
+            parent_grad = grads[index]
+            if parent is None or parent_grad is None or not parent.requires_grad:
+                continue                              # a constant, or an input that needs no gradient
+            if type(parent_grad) is not np.ndarray or parent_grad.shape != parent.data.shape:
+                parent_grad = check_gradient(node._rule, index, parent_grad, parent.data.shape)
+            # TODO(Module 06): totals[id(parent)] is parent_grad the first time, else old total + parent_grad (never += into an array you were given)
+            raise NotImplementedError("Module 06: sum gradients per node")
+    if totals:
+        raise BackwardRuleError(f"Module 06 · topological order: {len(totals)} tensor(s) got a gradient after they were "
+                                f"visited, or were not in the order; list every tensor that requires grad once, "
+                                f"after all of its parents")

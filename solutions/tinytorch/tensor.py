@@ -60,7 +60,7 @@ def make_result(data: Any, parents: tuple[Optional["Tensor"], ...], rule: Callab
 
     Plumbing shared by every op in Modules 01–04: `rule(grad, *saved)` is the op's backward
     rule from `autograd.py`, returning one gradient per entry of `parents` (None entries are
-    constants such as Python scalars).
+    constants such as Python scalars); `backward()` checks the count and every shape.
     """
     out = Tensor.__new__(Tensor)
     out.data = np.asarray(data)
@@ -160,6 +160,9 @@ class Tensor:
 
         grad: the gradient of the final objective w.r.t. this tensor, of this tensor's shape;
         may be omitted only for a one-element tensor (seeded with 1).
+        Raises autograd.BackwardRuleError (a RuntimeError) naming any backward rule that returns
+        the wrong number of gradients, a gradient that is not an array, or one whose shape cannot
+        be its input's after summing broadcast axes.
         """
         if not self.requires_grad:
             raise RuntimeError("Tensor.backward: this tensor does not require grad and has no graph "
