@@ -1,6 +1,7 @@
-"""The Milestone 03 scripts: the reference tinytorch passes them far above the thresholds,
-unfinished implementations get a list of what is missing (never a traceback), and the
-scripts keep to what the grader's sandbox can run."""
+"""Milestone 03: the grader's recipe and runner (grader/milestones/m03) and the two student
+scripts that wrap it. The reference passes far above the thresholds, unfinished
+implementations get a list of what is missing (never a traceback), the scripts are exactly
+their rendering from the config, and the files the sandbox receives import nothing but NumPy."""
 from __future__ import annotations
 
 import ast
@@ -9,23 +10,32 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 
 import numpy as np
 import pytest
+import yaml
 
-from grader.config import load_config
+from grader.config import DEFAULT_PATH, ConfigError, load_config
 from grader.datasets import DatasetError, load_mnist, load_tinydigits
+from grader.milestones.m03 import measure, readiness, recipe, score, scripts
+from grader.milestones.m03.impl import using_tinytorch
+from grader.sandbox import DROPS_PRIVILEGES, Limits, run_probe
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
 ASSIGNMENTS = REPO / "assignments"
 MILESTONE_DIR = ASSIGNMENTS / "milestones" / "03_1986_mlp"
-TINY_SCRIPT = MILESTONE_DIR / "01_rumelhart_tinydigits.py"
-MNIST_SCRIPT = MILESTONE_DIR / "02_rumelhart_mnist.py"
-MODULE_FILES = {num: f"{m.name}.py" for num, m in load_config().modules.items()}   # {"01": "tensor.py", ...}
+CFG = load_config(DEFAULT_PATH)
+TINY, MNIST = CFG.milestone["tinydigits"], CFG.milestone["mnist"]
+TINY_SCRIPT, MNIST_SCRIPT = MILESTONE_DIR / TINY.script, MILESTONE_DIR / MNIST.script
+NAMES = {num: m.name for num, m in CFG.modules.items()}          # {"01": "tensor", ...}
+MODULE_FILES = {num: f"{name}.py" for num, name in NAMES.items()}
+SLOT = 30                       # this file's sandbox slot (uid 61030), apart from the tamper suite's
 
 
 def load_script(path: Path) -> ModuleType:
@@ -43,28 +53,22 @@ def tiny_script() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def mnist_script() -> ModuleType:
-    return load_script(MNIST_SCRIPT)
-
-
-@pytest.fixture(scope="module")
-def reference_tt(tiny_script: ModuleType) -> Iterator[ModuleType]:
+def reference_tt() -> Iterator[ModuleType]:
     """The reference tinytorch, imported the way the scripts do; sys.modules is restored after."""
-    with tiny_script._milestone.using_tinytorch(SOLUTIONS) as tt:
+    with using_tinytorch(SOLUTIONS) as tt:
         yield tt
 
 
 @pytest.fixture(autouse=True)
 def _default_impl(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TINYTORCH_IMPL", raising=False)
+    monkeypatch.delenv("TINYTORCH_GRADER_CONFIG", raising=False)
 
 
-def numpy_accuracy(model: Any, x: np.ndarray, y: np.ndarray, hidden: int) -> float:
-    """The grader's view: relu(x @ W1 + b1) @ W2 + b2 from parameters() in order, argmax vs labels."""
-    w1, b1, w2, b2 = (np.asarray(p.data) for p in model.parameters())
-    assert [w1.shape, b1.shape, w2.shape, b2.shape] == [(x.shape[1], hidden), (hidden,), (hidden, 10), (10,)]
-    logits = np.maximum(x @ w1 + b1, 0) @ w2 + b2
-    return float(np.mean(logits.argmax(axis=1) == y))
+def trained_accuracy(model: Any, digits: Any, arch: recipe.Architecture) -> float:
+    params = measure.check_parameters([p.data for p in model.parameters()], arch)
+    x_test = recipe.prepare(digits.x_test, digits.pixel_max)
+    return measure.accuracy(measure.logits(params, x_test), digits.y_test)
 
 
 # ---------------------------------------------------------------- stub and hybrid packages
@@ -100,23 +104,33 @@ def hybrid(tmp_path: Path, stubs_dir: Path, stubbed: list[str]) -> Path:
 
 
 # ------------------------------------------------------------------------- the reference
-def test_tinydigits_reference_reaches_90_percent(tiny_script: ModuleType, reference_tt: ModuleType) -> None:
-    """TinyDigits: the script's train() with the reference reaches >= 90% test accuracy."""
+def test_tinydigits_reference_reaches_90_percent(reference_tt: ModuleType) -> None:
+    """TinyDigits: the grader's recipe with the reference reaches >= 90% test accuracy."""
     d = load_tinydigits()
-    model = tiny_script.train(reference_tt, tiny_script.prepare(d.x_train, d.pixel_max), d.y_train)
-    accuracy = numpy_accuracy(model, tiny_script.prepare(d.x_test, d.pixel_max), d.y_test, tiny_script.RECIPE["hidden"])
+    model = recipe.train(reference_tt, recipe.prepare(d.x_train, d.pixel_max), d.y_train, TINY.architecture, TINY.recipe)
+    accuracy = trained_accuracy(model, d, TINY.architecture)
     assert accuracy >= 0.90, f"TinyDigits test accuracy {accuracy:.2%} with the reference, expected >= 90%"
 
 
-def test_train_is_reproducible_for_a_seed(tiny_script: ModuleType, reference_tt: ModuleType) -> None:
+def test_train_is_reproducible_for_a_seed(reference_tt: ModuleType) -> None:
     """The same seed gives the same trained parameters; another seed gives others."""
     d = load_tinydigits()
-    x = tiny_script.prepare(d.x_train, d.pixel_max)
-    runs = [[p.data.copy() for p in tiny_script.train(reference_tt, x, d.y_train, seed=s, epochs=2).parameters()]
+    x = recipe.prepare(d.x_train, d.pixel_max)
+    runs = [[p.data.copy() for p in recipe.train(reference_tt, x, d.y_train, TINY.architecture, TINY.recipe,
+                                                 seed=s, epochs=2).parameters()]
             for s in (3, 3, 4)]
     assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1]))
     assert not np.array_equal(runs[0][0], runs[2][0])
     assert all(p.dtype == np.float32 for p in runs[0])
+
+
+def test_recipe_phases_end_with_the_final_learning_rate() -> None:
+    """The last epoch uses final_lr; a one-epoch run uses lr only."""
+    r = TINY.recipe
+    assert r.phases() == [(r.lr, r.epochs - 1), (r.final_lr, 1)]
+    assert r.phases(1) == [(r.lr, 1)]
+    assert r.describe(3, 7) == (f"SGD lr {r.lr:g} (last epoch {r.final_lr:g}), momentum {r.momentum:g}, "
+                                f"batch {r.batch_size}, 3 epochs, seed 7")
 
 
 def test_tinydigits_main_passes_with_the_reference(tiny_script: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,28 +146,25 @@ def test_tinydigits_main_passes_with_the_reference(tiny_script: ModuleType, caps
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_mnist_reference_reaches_97_percent(mnist_script: ModuleType, reference_tt: ModuleType,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
-    """MNIST: the script's train() with the reference reaches >= 97%, and main() exits 0."""
+def test_mnist_reference_reaches_97_percent(reference_tt: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    """MNIST: the grader's recipe with the reference reaches >= 97%, and the script's main() exits 0."""
     try:
         d = load_mnist()
     except DatasetError as exc:
         pytest.skip(f"MNIST is not available here: {str(exc).splitlines()[0]}")
-    model = mnist_script.train(reference_tt, mnist_script.prepare(d.x_train, d.pixel_max), d.y_train)
-    accuracy = numpy_accuracy(model, mnist_script.prepare(d.x_test, d.pixel_max), d.y_test, mnist_script.RECIPE["hidden"])
+    model = recipe.train(reference_tt, recipe.prepare(d.x_train, d.pixel_max), d.y_train, MNIST.architecture, MNIST.recipe)
+    accuracy = trained_accuracy(model, d, MNIST.architecture)
     assert accuracy >= 0.97, f"MNIST test accuracy {accuracy:.2%} with the reference, expected >= 97%"
-    assert mnist_script.main(["--impl", str(SOLUTIONS)]) == 0
+    assert load_script(MNIST_SCRIPT).main(["--impl", str(SOLUTIONS)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"test accuracy +9\d\.\d\d% +>= 94% +PASS", out), out
     assert re.search(r"final training loss +0\.\d{4} +< 0\.2 +PASS", out), out
 
 
-@pytest.mark.parametrize("script_path", [TINY_SCRIPT, MNIST_SCRIPT], ids=["tinydigits", "mnist"])
-def test_prepare_flattens_and_scales_to_float32(script_path: Path) -> None:
+def test_prepare_flattens_and_scales_to_float32() -> None:
     """prepare: (N, H, W) uint8 -> (N, H*W) float32 equal to images / pixel_max."""
-    script = load_script(script_path)
     images = np.random.default_rng(0).integers(0, 17, (5, 8, 8), dtype=np.uint8)
-    x = script.prepare(images, 16)
+    x = recipe.prepare(images, 16)
     assert x.dtype == np.float32 and x.shape == (5, 64)
     np.testing.assert_array_equal(x, images.reshape(5, -1).astype(np.float32) / 16)
 
@@ -166,8 +177,8 @@ def test_stubs_report_missing_modules_without_traceback(tiny_script: ModuleType,
     assert tiny_script.main(["--impl", str(stubs_dir)]) == 1
     captured = capsys.readouterr()
     assert "Missing" in captured.out
-    for num, file in MODULE_FILES.items():
-        assert f"Module {num} ({file[:-3]}):" in captured.out, f"Module {num} not reported:\n{captured.out}"
+    for num, name in NAMES.items():
+        assert f"Module {num} ({name}):" in captured.out, f"Module {num} not reported:\n{captured.out}"
     assert "Traceback" not in captured.out + captured.err
     assert sys.modules.get("tinytorch") is before, "main() must put back the tinytorch it found"
 
@@ -216,6 +227,19 @@ def test_error_in_student_code_is_reported_briefly(tiny_script: ModuleType, tmp_
     assert "Traceback" not in out
 
 
+def test_diverging_training_is_reported_without_a_table(tiny_script: ModuleType, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """An SGD step that blows large weights up to NaN (the readiness checks' small ones pass):
+    exit 1, named as divergence, no criteria table."""
+    impl = hybrid(tmp_path, SOLUTIONS, [])
+    optim = impl / "tinytorch" / "optim.py"
+    optim.write_text(optim.read_text().replace("p.data -= self.lr * g\n",
+                                               "p.data -= self.lr * g * (1e30 if p.data.size > 100 else 1)\n"))
+    assert tiny_script.main(["--impl", str(impl)]) == 1
+    out = capsys.readouterr().out
+    assert "NaN or inf" in out and "diverged" in out and "criteria" not in out, out
+
+
 # ------------------------------------------------------------------------- CLI behaviour
 @pytest.mark.parametrize("argv", [["--bogus"], ["--epochs", "0"], ["--seed", "x"]])
 def test_usage_errors_exit_2(tiny_script: ModuleType, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -248,29 +272,141 @@ def test_script_runs_with_stdin_closed(which: str, code: int, stubs_dir: Path) -
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert done.returncode == code, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+    if which == "stubs":
+        assert all(f"Module {num} ({name}):" in done.stdout for num, name in NAMES.items()), done.stdout
 
 
-@pytest.mark.parametrize("path", [TINY_SCRIPT, MNIST_SCRIPT, MILESTONE_DIR / "_milestone.py"],
-                         ids=lambda p: p.name)
-def test_top_level_imports_fit_the_sandbox(path: Path) -> None:
-    """At module level the files import only the stdlib, NumPy and _milestone (no grader, tinytorch, rich)."""
-    allowed = set(sys.stdlib_module_names) | {"numpy", "_milestone", "__future__"}
-    tree = ast.parse(path.read_text())
-    for node in tree.body:
+@pytest.mark.parametrize("spec", [TINY, MNIST], ids=["tinydigits", "mnist"])
+def test_help_is_the_script_docstring(spec: Any) -> None:
+    """--help prints the script's docstring (what it does, examples, exit codes) and exits 0."""
+    done = subprocess.run([sys.executable, spec.script, "--help"], cwd=MILESTONE_DIR, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    for needle in (f"Milestone 03, part", spec.title, f"python {spec.script} --impl DIR", "Exit status: 0",
+                   f"test accuracy >= {spec.min_test_accuracy:.0%}", "--seed SEED"):
+        assert needle in done.stdout, f"{needle!r} not in --help:\n{done.stdout}"
+
+
+# ------------------------------------------------------------ the scripts are their rendering
+def test_scripts_on_disk_equal_their_rendering_from_the_config() -> None:
+    """Every script is exactly what scripts.py renders from grader/config.yaml, and no other
+    .py file sits beside them (run `python -m grader.milestones.m03.scripts --write`)."""
+    assert scripts.problems(CFG) == []
+
+
+@pytest.mark.parametrize("spec", [TINY, MNIST], ids=["tinydigits", "mnist"])
+def test_scripts_are_thin_wrappers(spec: Any) -> None:
+    """Apart from the docstring a script is at most 30 lines and defines only main()."""
+    tree = ast.parse((MILESTONE_DIR / spec.script).read_text())
+    docstring = ast.get_docstring(tree)
+    assert docstring and spec.title in docstring
+    code_lines = tree.body[-1].end_lineno - tree.body[1].lineno + 1
+    assert code_lines <= 30, f"{spec.script}: {code_lines} lines of code after the docstring"
+    functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+    assert functions == ["main"], functions
+
+
+def test_rendering_follows_the_config() -> None:
+    """A changed threshold or recipe in the config changes the rendered --help text."""
+    import dataclasses
+    changed = dataclasses.replace(TINY, min_test_accuracy=0.8, recipe=dataclasses.replace(TINY.recipe, epochs=12))
+    text = scripts.render(changed, 1)
+    assert "test accuracy >= 80%" in text and "12 epochs" in text
+    assert text != scripts.render(TINY, 1)
+
+
+# ------------------------------------------------------------------- what the sandbox gets
+@pytest.mark.parametrize("module", [recipe, readiness], ids=["recipe", "readiness"])
+def test_sandbox_files_import_only_numpy_and_the_standard_library(module: ModuleType) -> None:
+    """recipe.py and readiness.py are copied into the sandbox worker: every import in them
+    (at any level) is the standard library or NumPy, never the grader or tinytorch."""
+    allowed = set(sys.stdlib_module_names) | {"numpy", "__future__"}
+    tree = ast.parse(Path(module.__file__).read_text())
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            names = [node.module or ""]
+            names = [node.module or ""] if node.level == 0 else ["<relative import>"]
         else:
             continue
         for name in names:
-            assert name.split(".")[0] in allowed, f"{path.name}:{node.lineno} imports {name} at module level"
+            assert name.split(".")[0] in allowed, f"{module.__file__}:{node.lineno} imports {name}"
 
 
-@pytest.mark.parametrize("path", [TINY_SCRIPT, MNIST_SCRIPT], ids=["tinydigits", "mnist"])
-def test_script_defines_the_grader_interface(path: Path) -> None:
-    """RECIPE, prepare, build_model, train and main exist; RECIPE holds the seeded hyperparameters."""
-    script = load_script(path)
-    for name in ("prepare", "build_model", "train", "main"):
-        assert callable(getattr(script, name)), name
-    assert {"hidden", "lr", "final_lr", "momentum", "batch_size", "epochs", "seed"} <= set(script.RECIPE)
+def test_sandbox_recipe_comes_from_the_grader_not_the_student_folder() -> None:
+    """The files the training probe copies into the worker are the grader's own modules."""
+    own = Path(recipe.__file__).resolve().parent
+    for name, source in score._files().items():
+        assert source.resolve().parent == own, f"{name} is copied from {source}, not from {own}"
+        assert not source.resolve().is_relative_to(ASSIGNMENTS)
+
+
+def test_grade_of_the_stubs_is_not_started_with_every_missing_module(stubs_dir: Path) -> None:
+    """The held-out grade of the stubs: "not started", its reason listing a missing piece of
+    every module (checked in the sandbox), no traceback."""
+    cfg = load_config(DEFAULT_PATH)
+    runs = score.run_milestones(stubs_dir, _only_tinydigits(cfg), {"tinydigits": load_tinydigits}, uid_slot=SLOT)
+    run = runs["tinydigits"]
+    assert run.status == "not_implemented", run
+    assert run.message.startswith("not started: Module 01 (tensor): "), run.message
+    for num, name in NAMES.items():
+        assert f"Module {num} ({name}): " in run.message, run.message
+    assert "Traceback" not in run.message
+
+
+def test_grade_of_the_reference_measures_held_out_data() -> None:
+    """The held-out grade of the reference on TinyDigits: the same figures as measuring
+    in-process with the same recipe (the worker only returns the parameters)."""
+    run = score.train_and_measure(SOLUTIONS, TINY, load_tinydigits, uid_slot=SLOT)
+    assert run.status == "ok", run.message
+    assert run.test_accuracy >= 0.90 and run.train_loss < 0.1, run
+    assert run.metrics["train_seconds"] == round(run.train_seconds, 3) and run.train_seconds > 0
+
+
+def test_training_time_excludes_waiting_for_the_sandbox_slot() -> None:
+    """While another probe holds the slot for 2 s, the milestone waits for it, and that wait
+    is not part of its training time (the worker's own wall time)."""
+    started = threading.Event()
+
+    def hold_slot() -> None:
+        started.set()
+        run_probe(SOLUTIONS, "def sleep_probe(tt):\n    import time\n    time.sleep(2)\n    return {}\n", "sleep_probe",
+                  limits=Limits(wall_seconds=20), uid_slot=SLOT)
+
+    holder = threading.Thread(target=hold_slot)
+    holder.start()
+    started.wait()
+    time.sleep(0.3)                               # the holder's worker is running by now
+    begin = time.perf_counter()
+    run = score.train_and_measure(SOLUTIONS, TINY, load_tinydigits, uid_slot=SLOT)
+    elapsed = time.perf_counter() - begin
+    holder.join()
+    if elapsed < 1.2:
+        pytest.skip(f"this sandbox ran both probes at once (DROPS_PRIVILEGES={DROPS_PRIVILEGES}): nothing to wait for")
+    assert run.status == "ok", run.message
+    assert run.train_seconds < elapsed - 1.0, (f"training time {run.train_seconds:.2f} s includes the wait "
+                                               f"(the call took {elapsed:.2f} s)")
+
+
+def _only_tinydigits(cfg: Any) -> Any:
+    import dataclasses
+    return dataclasses.replace(cfg, milestone={"tinydigits": cfg.milestone["tinydigits"]})
+
+
+# ------------------------------------------------------------------------------ the config
+@pytest.mark.parametrize("edit, needle", [
+    (lambda m: m["tinydigits"].pop("architecture"), "milestone03.tinydigits has no 'architecture'"),
+    (lambda m: m["mnist"]["recipe"].update(batch_size=0), "milestone03.mnist.recipe.batch_size must be an integer >= 1"),
+    (lambda m: m["mnist"]["architecture"].update(hidden="128"), "milestone03.mnist.architecture.hidden must be an integer"),
+    (lambda m: m["tinydigits"].update(script="../evil.py"), "milestone03.tinydigits.script must be a plain file name"),
+    (lambda m: m["tinydigits"].update(recipe=[0.1]), "milestone03.tinydigits.recipe must be a mapping"),
+    (lambda m: m["tinydigits"].update(min_test_accuracy=75), "milestone03.tinydigits.min_test_accuracy must be a number in [0, 1]"),
+], ids=["no-architecture", "batch-size-0", "hidden-as-string", "script-path", "recipe-list", "accuracy-percent"])
+def test_bad_milestone_config_names_the_entry(edit: Any, needle: str, tmp_path: Path) -> None:
+    """A missing or ill-typed milestone03 entry is a ConfigError naming the entry and the value."""
+    raw = yaml.safe_load(DEFAULT_PATH.read_text())
+    edit(raw["milestone03"])
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_config(path)
