@@ -14,12 +14,22 @@ from grader.cli import main
 from grader.config import load_config
 from grader.engine.grade import grade
 from grader.export.results_json import results_json
-from grader.engine.pytest_run import run_pytest
-from grader.core.rows import FAILED, NOT_STARTED, PASSED, SKIPPED
+from grader.core.outcomes import Outcome, Source, Visibility
+from grader.engine.grade import base_context
+from grader.engine.sessions import SessionSpec, run_session
 from grader.core.targets import UnknownTarget, resolve_targets
 from grader.paths import assignments_dir, hidden_tests_dir, solutions_dir
 
 CFG = load_config()
+PASSED, FAILED, NOT_STARTED, WAITING = Outcome.PASSED, Outcome.FAILED, Outcome.NOT_STARTED, Outcome.WAITING
+
+
+def run_pytest(files: list[Path], *, impl: Path, source: Source = Source.HIDDEN, per_test: float = 60,
+               session: float = 120):
+    """One test session as `grade` runs it (a plain subprocess), with the kit's config."""
+    spec = SessionSpec("hidden tests" if source is Source.HIDDEN else "public tests", tuple(files), source,
+                       per_test, session)
+    return run_session(spec, base_context(impl, CFG))
 
 
 def _marker_points(path: Path) -> float:
@@ -110,7 +120,7 @@ def test_check_exit_codes_and_json_from_the_command_line(tmp_path: Path) -> None
                          "--json", str(out)], capture_output=True, text=True, timeout=600)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert json.loads(out.read_text())["score"] == CFG.modules["05"].points
-    assert "Next:" in ok.stdout and "everything passed" in ok.stdout
+    assert "Next:" in ok.stdout and "Next in course order: Module 06" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "grader.cli", "check", "05"], capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1
     assert "not started" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
@@ -141,13 +151,12 @@ def test_c():
 def test_d():
     pytest.skip("waiting for Module 06")
 ''')
-    rows = run_pytest([tests / "test_03_demo.py"], impl=tmp_path, source="hidden", module_of_files="03",
-                      per_test_timeout=60, total_timeout=120)
+    rows = run_pytest([tests / "test_03_demo.py"], impl=tmp_path)
     got = [(r.module, r.title, r.points, r.visibility, r.outcome) for r in rows]
-    assert got == [("03", "Passing test title", 2.0, "hidden", PASSED),
-                   ("03", "Failing test title", 1.5, "visible", FAILED),
-                   ("03", "c", None, "visible", NOT_STARTED),
-                   ("03", "d", None, "visible", SKIPPED)]
+    assert got == [("03", "Passing test title", 2.0, Visibility.HIDDEN, PASSED),
+                   ("03", "Failing test title", 1.5, Visibility.VISIBLE, FAILED),
+                   ("03", "c", None, Visibility.VISIBLE, NOT_STARTED),
+                   ("03", "d", None, Visibility.VISIBLE, WAITING)]
     assert rows[1].reason == "Module 03 · Linear forward: off by 1"
     assert rows[2].reason == "not started: Module 03: Linear forward"
 
@@ -156,9 +165,9 @@ def test_a_test_session_that_dies_is_reported_not_lost(tmp_path: Path) -> None:
     tests = tmp_path / "t"
     tests.mkdir()
     (tests / "test_01_dies.py").write_text("import os\ndef test_x():\n    os._exit(0)\n")
-    rows = run_pytest([tests / "test_01_dies.py"], impl=solutions_dir(), source="public", module_of_files="01",
-                      per_test_timeout=60, total_timeout=120)
-    assert len(rows) == 1 and rows[0].outcome == "error" and "ended without results" in rows[0].reason
+    rows = run_pytest([tests / "test_01_dies.py"], impl=solutions_dir(), source=Source.PUBLIC)
+    assert len(rows) == 1 and rows[0].outcome is Outcome.ERROR and rows[0].source is Source.SESSION
+    assert "ended early" in rows[0].reason and "test_x" in rows[0].reason
 
 
 @pytest.mark.slow
@@ -190,7 +199,6 @@ def test_a_test_file_that_cannot_be_collected_becomes_an_error_row(tmp_path: Pat
     tests = tmp_path / "t"
     tests.mkdir()
     (tests / "test_04_broken.py").write_text("import nonexistent_module_for_grader\n")
-    rows = run_pytest([tests / "test_04_broken.py"], impl=solutions_dir(), source="hidden", module_of_files="04",
-                      per_test_timeout=60, total_timeout=120)
-    assert [(r.module, r.outcome, r.source) for r in rows] == [("04", "error", "hidden")]
+    rows = run_pytest([tests / "test_04_broken.py"], impl=solutions_dir())
+    assert [(r.module, r.outcome, r.source) for r in rows] == [("04", Outcome.ERROR, Source.HIDDEN)]
     assert "nonexistent_module_for_grader" in rows[0].reason

@@ -146,6 +146,7 @@ class SessionLog:
     running: str = ""               # node id of a test that started and never finished
     collected: int | None = None    # how many tests the session meant to run
     stuck_at: str = ""              # the watchdog's "tinytorch/data.py:42 in __iter__"
+    finished: bool = False          # pytest reached the end of the session
 
 
 def read_session_log(text: str, *, source: Source, keep_points: bool, max_rows: int = 5000) -> SessionLog:
@@ -170,6 +171,8 @@ def read_session_log(text: str, *, source: Source, keep_points: bool, max_rows: 
                     log.running = ""
         elif kind == "collected" and isinstance(record.get("count"), int) and not isinstance(record["count"], bool):
             log.collected = max(0, min(record["count"], 100_000))
+        elif kind == "finished":
+            log.finished = True
         elif kind == "stuck":
             log.stuck_at = safe_text(record.get("location", ""), 200)
     return log

@@ -220,6 +220,11 @@ def _student_file_line(text: str) -> str:
     return found
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SESSION is not None:
+        _SESSION.write({"kind": "finished", "exitstatus": int(exitstatus)})
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """List the open TODOs that made tests fail, the earliest module first."""
     if _SESSION is None or not _SESSION.open_todos:

@@ -31,6 +31,7 @@ from grader.sandbox import Limits, run_probe
 
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 KILL_GRACE_SECONDS = 15.0
+SANDBOX_MARGIN_SECONDS = 10.0   # the worker's own limit, past the probe's kill of its pytest child
 MAX_LOG_BYTES = 8 * 1024 * 1024
 _FAULT_LINE = re.compile(r'File "([^"]*/tinytorch/[^"]+)", line (\d+) in (\S+)')
 
@@ -43,11 +44,12 @@ class SessionSpec:
     per_test_seconds: float
     session_seconds: float          # no test starts after this; finished rows are kept
     memory_mb: int = 1536           # sandboxed sessions only
+    grace_seconds: float = KILL_GRACE_SECONDS
 
     @property
     def hard_seconds(self) -> float:
-        """When the grader kills the session: one more test's time after the soft limit."""
-        return self.session_seconds + self.per_test_seconds + KILL_GRACE_SECONDS
+        """When the grader kills the session: one more test's time (and a grace) after the soft limit."""
+        return self.session_seconds + self.per_test_seconds + self.grace_seconds
 
 
 def _pytest_args(spec: SessionSpec, rows: str, context: str, files: list[str]) -> list[str]:
@@ -105,13 +107,36 @@ def _read_log(path: Path, spec: SessionSpec) -> SessionLog:
                             keep_points=spec.source is Source.HIDDEN)
 
 
-def _sandboxed_pytest_probe(tt, args, impl_env):  # runs in the sandbox worker; cwd is its box
+def _sandboxed_pytest_probe(tt, args, kill_after):  # runs in the sandbox worker; cwd is its box
+    # pytest runs in a child process, so that student code stuck in a loop cannot keep this
+    # probe from returning the rows that finished (the worker's own deadline comes later).
     import os
-    import pytest
-    os.environ["TINYTORCH_IMPL"] = os.getcwd()
-    pytest.main(list(args))
-    with open("rows.jsonl", "rb") as handle:
-        return {"log": handle.read(8 * 1024 * 1024).decode("utf-8", "replace")}
+    import signal
+    import subprocess
+    import sys
+    env = dict(os.environ, TINYTORCH_IMPL=os.getcwd(), PYTHONPATH=os.getcwd())
+    with open("pytest-output.txt", "wb") as out:
+        child = subprocess.Popen([sys.executable, "-B", "-m", "pytest", *args], stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            child.wait(timeout=kill_after)
+            killed = False
+        except subprocess.TimeoutExpired:
+            killed = True
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        child.wait()
+    def tail(name, size):
+        try:
+            with open(name, "rb") as handle:
+                handle.seek(max(0, os.path.getsize(name) - size))
+                return handle.read(size).decode("utf-8", "replace")
+        except OSError:
+            return ""
+    return {"log": tail("rows.jsonl", 8 * 1024 * 1024), "output": tail("pytest-output.txt", 16384),
+            "killed": killed, "exit_code": child.returncode}
 
 
 def _plugin_package(into: Path) -> Path:
@@ -136,17 +161,22 @@ def _run_sandboxed(spec: SessionSpec, ctx: GradingContext) -> list[Row]:
         files["grader"] = _plugin_package(Path(tmp))
         files["grading_context.json"] = context_path
         args = _pytest_args(spec, "rows.jsonl", "grading_context.json", [f.name for f in spec.files])
+        kill_after = spec.hard_seconds
         result = run_probe(Path(ctx.impl), inspect.getsource(_sandboxed_pytest_probe), "_sandboxed_pytest_probe",
-                           {"args": args, "impl_env": "."}, files=files, uid_slot=ctx.uid_slot or 0,
-                           limits=Limits(wall_seconds=spec.hard_seconds, memory_bytes=spec.memory_mb * 1024 * 1024))
-    raw = result.values.get("log") if result.status == "ok" else None
+                           {"args": args, "kill_after": kill_after}, files=files,
+                           uid_slot=ctx.uid_slot if ctx.uid_slot is not None else 0,
+                           limits=Limits(wall_seconds=kill_after + SANDBOX_MARGIN_SECONDS,
+                                         memory_bytes=spec.memory_mb * 1024 * 1024))
+    values = result.values if result.status == "ok" else {}
+    raw, output = values.get("log"), values.get("output")
     log = read_session_log(raw if isinstance(raw, str) else "", source=spec.source, keep_points=False)
-    if not log.stuck_at:
-        log.stuck_at = _stuck_from_output(result.output_tail)
+    output = output if isinstance(output, str) else result.output_tail
     failed = result.status != "ok"
-    return log.rows + _session_rows(spec, log, killed=result.status == "timeout", exit_code=0 if not failed else -1,
-                                    output=result.output_tail if failed else "", seconds=result.seconds,
-                                    problem=f"{result.status}: {result.error_message}" if failed else "")
+    killed = result.status == "timeout" or values.get("killed") is True
+    code = values.get("exit_code")
+    return log.rows + _session_rows(spec, log, killed=killed, exit_code=code if isinstance(code, int) else -1,
+                                    output=output, seconds=result.seconds,
+                                    problem=f"{result.status}: {result.error_message}" if failed and not killed else "")
 
 
 def _stuck_from_output(output: str) -> str:
@@ -168,23 +198,24 @@ def _session_rows(spec: SessionSpec, log: SessionLog, *, killed: bool, exit_code
     section = Section.session(spec.name)
     stuck = log.stuck_at or _stuck_from_output(output)
     where = f"; student code was at {stuck}" if stuck else ""
-    unrun = max(0, (log.collected or 0) - len([r for r in log.rows if r.nodeid]))
+    unrun = max(0, (log.collected or 0) - len([r for r in log.rows if "::" in r.nodeid]))
     if killed:
         running = f" while running {log.running}" if log.running else ""
         return [Row(section, f"{spec.name} stopped at the time limit", Outcome.TIMEOUT,
                     safe_text(f"still running after {seconds:.0f} s{running}{where}; {len(log.rows)} finished "
                               f"results are kept, {unrun} tests did not finish. Look for a loop that never ends."),
                     source=Source.SESSION, location=stuck, seconds=seconds)]
-    if log.collected is not None and unrun and not problem:
+    if not problem and not log.finished:
+        problem = f"exit code {exit_code}" + (f" while running {log.running}" if log.running else "")
+    if problem:
+        tail = " | ".join(line.strip() for line in output.strip().splitlines()[-3:] if line.strip())
+        return [Row(section, f"{spec.name} could not finish", Outcome.ERROR,
+                    safe_text(f"the {spec.name} ended early ({problem}){where}; {len(log.rows)} finished results "
+                              f"are kept" + (f": {tail}" if tail else "")), source=Source.SESSION, seconds=seconds)]
+    if unrun:
         return [Row(section, f"{spec.name}: {unrun} tests not run", Outcome.TIMEOUT,
                     f"the session's time limit ({spec.session_seconds:.0f} s) was reached; "
                     f"{len(log.rows)} finished results are kept{where}", source=Source.SESSION, seconds=seconds)]
-    if problem or (not log.rows and exit_code not in (0, 1)):
-        tail = " | ".join(line.strip() for line in output.strip().splitlines()[-3:] if line.strip())
-        why = problem or f"exit code {exit_code}"
-        return [Row(section, f"{spec.name} could not finish", Outcome.ERROR,
-                    safe_text(f"the {spec.name} ended without all their results ({why})"
-                              + (f": {tail}" if tail else "")), source=Source.SESSION, seconds=seconds)]
     return []
 
 
