@@ -75,7 +75,7 @@ def test_scalars_work_on_either_side(op, rng):
         assert_close(f(scalar, a), f(scalar, x), f"Module 01 · {op} forward, {scalar!r} {op} Tensor (2, 3)")
 
 
-def test_incompatible_shapes_raise_value_error_naming_both_shapes(rng):
+def test_mismatched_shapes_raise_a_value_error_naming_both(rng):
     """Shapes that do not broadcast raise ValueError naming both shapes"""
     a, b = tt.Tensor(rng.standard_normal((2, 3))), tt.Tensor(rng.standard_normal((4,)))
     assert_close(a + tt.Tensor(np.ones(3)), a.data + 1, "Module 01 · add forward, inputs (2, 3) and (3,)")

@@ -56,7 +56,7 @@ def test_linear_init_is_reproducible_with_manual_seed():
         "Module 03 · Linear init: two layers made one after the other got the same weight"
 
 
-def test_linear_forward_is_x_at_weight_plus_bias(rng):
+def test_linear_computes_x_times_weight_plus_bias(rng):
     """Linear(x) = x @ weight + bias, (N, in) -> (N, out)"""
     layer = tt.Linear(4, 3)
     x = rng.standard_normal((5, 4)).astype(np.float32)
@@ -102,7 +102,7 @@ def test_parameters_in_attribute_order_each_once():
         "Module 03 · Linear.parameters(): expected [weight, bias]"
 
 
-def test_sequential_applies_modules_in_order_with_len_and_indexing(rng):
+def test_sequential_runs_its_modules_in_order_and_indexes_them(rng):
     """Sequential(a, b, c)(x) == c(b(a(x))); len() and [i] give its modules"""
     first, act, second = tt.Linear(4, 3), tt.Tanh(), tt.Linear(3, 2)
     model = tt.Sequential(first, act, second)
@@ -114,7 +114,7 @@ def test_sequential_applies_modules_in_order_with_len_and_indexing(rng):
         "Module 03 · Sequential.parameters(): expected [first.weight, first.bias, second.weight, second.bias]"
 
 
-def test_flatten_keeps_the_batch_axis(rng):
+def test_flatten_merges_all_but_the_first_axis(rng):
     """Flatten: (N, d1, d2) -> (N, d1*d2)"""
     x = rng.standard_normal((2, 3, 4))
     assert_close(tt.Flatten()(tt.Tensor(x)), x.reshape(2, 12), "Module 03 · Flatten forward, input (2, 3, 4)")

@@ -34,7 +34,7 @@ def test_tensor_dataset_len_and_items():
 
 @pytest.mark.parametrize("batch_size", [1, 3, 4, 10, 12])
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_every_sample_is_visited_exactly_once_per_epoch(batch_size, shuffle):
+def test_an_epoch_yields_each_sample_once(batch_size, shuffle):
     """Each epoch visits every sample exactly once, with or without shuffle"""
     _, _, ds = _dataset(10)
     loader = tt.DataLoader(ds, batch_size=batch_size, shuffle=shuffle, seed=0)
@@ -56,7 +56,7 @@ def test_len_counts_batches(batch_size, drop_last, batches):
                                            f"drop_last={drop_last}: yielded a different number of batches than len()"
 
 
-def test_drop_last_drops_only_the_short_batch():
+def test_drop_last_removes_only_the_incomplete_batch():
     """drop_last=True yields only full batches; without it the last batch is short"""
     _, _, ds = _dataset(10)
     kept = [len(b) for b in _epoch(tt.DataLoader(ds, batch_size=4))]
@@ -136,7 +136,7 @@ class _Squares(tt.Dataset):
         return np.array([i, i * i], dtype=np.float32), i % 2
 
 
-def test_loader_batches_a_custom_dataset():
+def test_any_dataset_with_len_and_getitem_can_be_batched():
     """A Dataset subclass with __len__ and __getitem__ is batched too"""
     xb, yb = list(tt.DataLoader(_Squares(), batch_size=3))[1]
     assert_close(xb, [[3, 9], [4, 16]], "Module 05 · DataLoader.__iter__ on a custom Dataset, batch 1 features")

@@ -67,7 +67,7 @@ def test_train_epoch_decreases_the_loss(rng):
     assert losses[-1] < 0.5 * losses[0], f"Module 08 · Trainer.train_epoch, 24 samples, 2 classes: losses {losses} did not fall"
 
 
-def test_train_epoch_returns_the_sample_weighted_mean_loss(rng):
+def test_train_epoch_mean_loss_is_weighted_by_batch_size(rng):
     """train_epoch returns the mean loss over samples: batches of 8, 8, 8, 6 weigh 8, 8, 8, 6"""
     features, labels = _blobs(rng, n=30)
     model = tt.Sequential(tt.Linear(2, 3))
@@ -92,7 +92,7 @@ def test_train_epoch_trains_the_model_in_training_mode(rng):
         "Module 08 · Trainer.train_epoch: the parameters did not change (zero_grad, backward, step for each batch)"
 
 
-def test_evaluate_builds_no_graph_and_uses_eval_mode(rng):
+def test_evaluate_runs_in_eval_mode_without_a_graph(rng):
     """evaluate runs under no_grad in eval mode and returns (mean loss, accuracy)"""
     model, _, _, features, labels = _setup(rng)
     spy = _Spy(model)
