@@ -25,6 +25,7 @@ from types import ModuleType  # noqa: E402
 from typing import Any  # noqa: E402
 
 from grader.config import Config, ConfigError, MilestoneSpec, load_config  # noqa: E402
+from grader.datasets import DatasetError  # noqa: E402
 from grader.milestones.m03 import data, measure, readiness, recipe, report  # noqa: E402
 from grader.milestones.m03.impl import IMPL_ENV_VAR, SetupError, UsageError, resolve_impl, using_tinytorch  # noqa: E402
 
@@ -92,7 +93,6 @@ def run(key: str, argv: list[str] | None, *, doc: str | None, script: str) -> in
 
 def _load_train_and_judge(tt: ModuleType, spec: MilestoneSpec, args: argparse.Namespace, config: Config,
                           names: readiness.ModuleNames, impl: Path) -> int:
-    from grader.datasets import DatasetError
     try:
         digits = data.load(spec.key, source_dir=getattr(args, "mnist_dir", None),
                            log=lambda line: print(line, flush=True))
