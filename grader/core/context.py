@@ -15,7 +15,6 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from grader.core.course import Course
 from grader.core.outcomes import Source
@@ -40,7 +39,7 @@ class GradingContext:
     probe_limits: ProbeLimits = field(default_factory=ProbeLimits)
     deadline: float | None = None           # time.time() of the grader's hard kill of this session
     soft_deadline: float | None = None      # no test starts after this time.time()
-    milestone: dict[str, Any] = field(default_factory=dict)   # the config's milestone03 section, plain data
+    config_path: str = ""                   # the grader config this grading uses (`grader check --config`)
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.time()
@@ -56,7 +55,8 @@ class GradingContext:
         data = json.loads(text)
         return cls(impl=str(data["impl"]), course=Course.from_dict(data["course"]), source=Source(data["source"]),
                    uid_slot=data.get("uid_slot"), probe_limits=ProbeLimits(**data.get("probe_limits", {})),
-                   deadline=data.get("deadline"), soft_deadline=data.get("soft_deadline"), milestone=dict(data.get("milestone") or {}))
+                   deadline=data.get("deadline"), soft_deadline=data.get("soft_deadline"),
+                   config_path=str(data.get("config_path") or ""))
 
     def write(self, path: Path) -> Path:
         path.write_text(self.to_json())

@@ -1,6 +1,8 @@
-"""The grading engine: test runs, milestone scoring, results and reports.
+"""The grading engine: grade one submission.
 
-`results.py` defines the row every check produces; `pytest_run.py` runs a pytest session in a
-subprocess and reads its rows back; `milestone.py` trains in the sandbox and scores on held-out
-data; `check.py` combines them for `grader check`; `gradescope.py` writes results.json.
+`grade.py` runs what the targets ask for, concurrently, and returns a `GradeReport`;
+`sessions.py` runs a pytest session (a subprocess, or inside a sandbox worker) and turns what
+happened into rows, including the session's own failures; `pytest_plugin.py` records each test
+as a row through `grader.core.outcomes.classify`; `milestone.py` turns the milestone's
+measured runs (`grader.milestones.m03`) into criteria rows.
 """

@@ -71,7 +71,7 @@ def default_loaders() -> dict[str, Callable[[], object]]:
 
 def base_context(impl: Path, cfg: Config) -> GradingContext:
     sb = cfg.sandbox
-    return GradingContext(impl=str(impl), course=cfg.course,
+    return GradingContext(impl=str(impl), course=cfg.course, config_path=str(cfg.path),
                           probe_limits=ProbeLimits(sb.probe_time_limit_seconds, sb.probe_memory_mb,
                                                    sb.file_size_mb, sb.processes))
 

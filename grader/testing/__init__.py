@@ -16,9 +16,9 @@ A probe is a self-contained function `name(tt, **inputs) -> dict`: it imports wh
 inside its body, refers to nothing outside it, and never contains expected values — it runs
 in the student's process, which may read its source.
 """
-from .probe import current_impl, probe, sandbox_limits
+from .probe import current_impl, grading_config, probe, sandbox_limits
 from .verdict import NotStarted, StudentCodeFailed, values_of
 from .compare import assert_close, assert_equal_array
 
-__all__ = ["current_impl", "probe", "sandbox_limits", "NotStarted", "StudentCodeFailed", "values_of",
+__all__ = ["current_impl", "grading_config", "probe", "sandbox_limits", "NotStarted", "StudentCodeFailed", "values_of",
            "assert_close", "assert_equal_array"]

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
+from grader.config import Config
 from grader.core.context import current
 from grader.sandbox import Limits, ProbeResult, run_probe
 
@@ -16,6 +17,12 @@ def current_impl() -> Path:
     if not (path / "tinytorch").is_dir():
         raise RuntimeError(f"the grading context names {path}, which has no tinytorch/ package")
     return path
+
+
+def grading_config() -> Config:
+    """The grader config of the running grading (the one `grader check --config` named)."""
+    from grader.config import load_config
+    return load_config(Path(current().config_path) if current().config_path else None)
 
 
 def sandbox_limits(wall_seconds: float | None = None, memory_mb: int | None = None) -> Limits:

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.config import load_config
 from grader.milestones.m03 import recipe
-from grader.testing import assert_equal_array, probe, values_of
+from grader.testing import assert_equal_array, grading_config, probe, values_of
 
-MILESTONE = load_config().milestone
+MILESTONE = grading_config().milestone
 LABEL = "Milestone 03"
 FILES = {"m03_recipe.py": Path(recipe.__file__)}
 
