@@ -3,9 +3,9 @@
 Three nets, from coarse to fine:
 
 1. `kill_group`: SIGKILL the worker's process group (the worker is a session leader).
-2. `kill_uid` (grader running as root): a forked helper switches to the sandbox uid and
-   calls kill(-1, SIGKILL), which reaches every process of that uid, including those that
-   called setsid or double-forked; /proc then confirms that none is left.
+2. `kill_uid` (grader running as root): scan /proc for every process whose real or saved
+   uid is the sandbox uid, wherever it is in the process tree (setsid and double forks
+   included), and SIGKILL each through a pidfd, rescanning until a scan finds none.
 3. `reap_orphans`: the grader process is a child subreaper, so every orphaned descendant of
    a worker is re-parented to it. Every child of the grader that is a sandbox process and
    not a worker still in flight is SIGSTOPped (no more forking), SIGKILLed and reaped, until
@@ -14,8 +14,18 @@ Three nets, from coarse to fine:
    before student code runs, and it is inherited and irrevocable). Other children of the
    grader, e.g. pytest sessions it started with start_new_session, are never touched.
 
-`sweep` repeats all three until nothing is left. (kill(-1) alone cannot tell: it reports
-success while any process at all exists, even one it may not signal.)
+`sweep` repeats all three until nothing is left.
+
+Nothing here forks. The grader runs threads and NumPy, and fork() in a threaded process
+copies only the calling thread: a lock another thread held (OpenBLAS's, malloc's) stays
+locked forever in the child, and OpenBLAS's own fork handler can hang the parent. So
+`kill_uid` does not fork a helper that switches to the sandbox uid and calls kill(-1), the
+classic way; it signals each process itself, as root. Each target is pinned with
+pidfd_open before its uid is checked, so a pid reused between the check and the signal
+is never hit (the signal goes to the pinned, dead process and fails). Unlike kill(-1) one
+scan is not atomic against fork, but a process forked during a scan is found by the next
+one, and RLIMIT_NPROC bounds how many there can be. (Workers are started with
+subprocess, which uses vfork/exec here: no fork handlers run in the grader.)
 """
 
 from __future__ import annotations
@@ -62,39 +72,64 @@ def kill_group(pgid: int) -> None:
         pass
 
 
-def kill_uid(uid: int) -> None:
-    """SIGKILL every process of `uid` from a forked helper running as that uid (needs root).
+def kill_uid(uid: int) -> int:
+    """SIGKILL every process whose real or saved uid is `uid`, rescanning /proc until a scan
+    finds none (or _KILL_ROUNDS scans); return how many were signalled. Needs root (or `uid`).
 
-    kill(-1, sig) reaches exactly the processes the sender may signal: those whose real or
-    saved uid is the helper's uid, wherever they are in the process tree.
+    These are exactly the processes a helper running as `uid` would reach with kill(-1).
     """
-    pid = os.fork()
-    if pid == 0:  # the helper: plain system calls only, then _exit
-        code = 0
-        try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            for _ in range(_KILL_ROUNDS):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(-1, signal.SIGKILL)
-        except BaseException:
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise OSError(f"cannot switch to uid {uid} to kill its processes (is the grader root?)")
+    total = 0
+    for _ in range(_KILL_ROUNDS):
+        signalled = sum(_kill_if_uid(pid, uid) for pid in _pids() if _has_uid(pid, uid))
+        total += signalled
+        if not signalled:
+            break
+    return total
+
+
+def _kill_if_uid(pid: int, uid: int) -> bool:
+    """SIGKILL `pid` if its real or saved uid is `uid`, pinning it with a pidfd first;
+    return whether a live (non-zombie) process was signalled."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return False
+    except OSError:  # no pidfd (kernel < 5.3, or a seccomp filter): a pid reuse race remains
+        status = _status(pid)
+        if status is None or uid not in (status.real_uid, status.saved_uid):
+            return False
+        _signal(pid, signal.SIGKILL)
+        return not status.zombie
+    try:
+        status = _status(pid)  # read after pinning: it is the pinned process's, or that one is gone
+        if status is None or uid not in (status.real_uid, status.saved_uid):
+            return False
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        return not status.zombie
+    except (ProcessLookupError, PermissionError):
+        return False
+    finally:
+        os.close(pidfd)
+
+
+def _has_uid(pid: int, uid: int) -> bool:
+    status = _status(pid)
+    return status is not None and uid in (status.real_uid, status.saved_uid)
 
 
 def processes_of_uid(uid: int) -> list[int]:
     """Pids of live (non-zombie) processes whose real or saved uid is `uid`, from /proc."""
     found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            status = _status(int(entry))
-            if status is not None and uid in (status.real_uid, status.saved_uid) and not status.zombie:
-                found.append(int(entry))
+    for pid in _pids():
+        status = _status(pid)
+        if status is not None and uid in (status.real_uid, status.saved_uid) and not status.zombie:
+            found.append(pid)
     return found
+
+
+def _pids() -> list[int]:
+    """Every process (thread group) id in /proc."""
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
 
 
 def is_sandbox_process(pid: int) -> bool:
