@@ -1,12 +1,15 @@
 """Run student code in a locked-down worker process and get back only plain data.
 
-    from grader.sandbox import run_probe, ProbeResult, Limits
+    from grader.sandbox import run_probe, ProbeResult, Limits, SlotPool
 
-`run_probe` (runner.py) is the whole public API; `LANDLOCK_ABI` / `LANDLOCK_AVAILABLE` and
-`DROPS_PRIVILEGES` say which protections this machine gives, for the grader to report.
+`run_probe` (runner.py) is the whole public API for a probe; `SlotPool` (slots.py) leases
+sandbox uid slots for a caller that runs several probes or hands slots to subprocesses.
+`LANDLOCK_ABI` / `LANDLOCK_AVAILABLE` and `DROPS_PRIVILEGES` say which protections this
+machine gives, for the grader to report.
 Files: limits.py (Limits), result.py (ProbeResult), protocol.py (plain-data encoding),
 workspace.py (temp dirs), worker.py (the sandboxed process), landlock.py, privileges.py
-(sandbox uid, mount namespace), cleanup.py (killing and reaping everything afterwards).
+(sandbox uid, mount namespace), slots.py and slot_locks.py (leasing uid slots), cleanup.py
+(killing and reaping everything afterwards).
 """
 
 from grader.sandbox.landlock import ABI as LANDLOCK_ABI
@@ -15,5 +18,17 @@ from grader.sandbox.limits import Limits
 from grader.sandbox.result import STATUSES, ProbeResult
 from grader.sandbox.runner import RUNS_AS_ROOT as DROPS_PRIVILEGES
 from grader.sandbox.runner import run_probe
+from grader.sandbox.slots import SlotLease, SlotPool, SlotWait
 
-__all__ = ["DROPS_PRIVILEGES", "LANDLOCK_ABI", "LANDLOCK_AVAILABLE", "STATUSES", "Limits", "ProbeResult", "run_probe"]
+__all__ = [
+    "DROPS_PRIVILEGES",
+    "LANDLOCK_ABI",
+    "LANDLOCK_AVAILABLE",
+    "STATUSES",
+    "Limits",
+    "ProbeResult",
+    "SlotLease",
+    "SlotPool",
+    "SlotWait",
+    "run_probe",
+]

@@ -31,8 +31,9 @@ class ProbeResult:
     values: dict[str, Any] = field(default_factory=dict)
     error_type: str | None = None
     error_message: str = ""
-    seconds: float = 0.0
+    seconds: float = 0.0  # the worker's own wall time, start to exit
     output_tail: str = ""
+    waited_seconds: float = 0.0  # waiting for a sandbox slot before the worker started
 
 
 def timeout_message(limits: Limits) -> str:

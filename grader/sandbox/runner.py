@@ -16,25 +16,26 @@ Student code never runs in the grader process. The worker (`worker.py`) gets a p
 of `impl_dir/tinytorch` only, resource limits, the sandbox uid (when the grader is root) and
 Landlock; the grader enforces the deadline, decides "timeout" and "crashed" itself, decodes
 the result defensively, and leaves no process or file behind.
+
+Each probe runs on a sandbox uid slot held for it alone (`slots.py`): leased for the probe
+when the caller passes no `uid_slot`, or one of the caller's own leased slots.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
-import fcntl
 import os
 import select
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import cleanup, landlock, privileges, protocol
+from grader.sandbox import cleanup, landlock, privileges, protocol, slots
 from grader.sandbox.limits import Limits
 from grader.sandbox.result import ProbeResult, crash_message, timeout_message
 from grader.sandbox.workspace import Workspace, WorkspaceError
@@ -43,6 +44,11 @@ WORKER = Path(__file__).resolve().with_name("worker.py")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RUNS_AS_ROOT = os.geteuid() == 0
 MAX_INPUT_BYTES = 1 << 40  # inputs come from the grader itself; only results are capped
+
+# Transitional, until grader/engine leases its slots: an int uid_slot this process has not
+# leased is leased for the one probe (waiting, and reporting the wait, while another
+# process holds it), as every probe did before slots were leased. When False, it is refused.
+IMPLICIT_LEASE_FOR_UNLEASED_SLOTS = True
 
 
 def worker_env(box: Path) -> dict[str, str]:
@@ -68,7 +74,7 @@ def run_probe(
     *,
     limits: Limits = Limits(),
     files: dict[str, Path] | None = None,
-    uid_slot: int = 0,
+    uid_slot: int | None = None,
 ) -> ProbeResult:
     """Run `func_name(tt, **inputs)` from probe `source` against impl_dir/tinytorch, sandboxed.
 
@@ -76,52 +82,80 @@ def run_probe(
     source: Python source defining `func_name(tt, **inputs) -> dict[str, plain value]`.
     inputs: plain data (ndarrays of bool/int/uint/float, scalars, str, None, lists/tuples/dicts).
     files: extra files for the worker's directory, destination name -> source path.
-    uid_slot: selects the sandbox uid 61000 + uid_slot; concurrent runs need distinct slots.
+    uid_slot: None (default) leases a free slot for this probe alone; an int must be a slot
+        this process leased (slots.SlotPool) or was handed by its parent. The worker runs as
+        uid 61000 + slot. Probes on one slot from several threads run one after another.
+
+    `ProbeResult.seconds` is the worker's own wall time; time spent waiting for a slot is
+    `ProbeResult.waited_seconds`, never part of it.
 
     Raises ValueError/FileNotFoundError only for mistakes of the test author (bad probe
-    source, inputs that are not plain data, bad `files`); never because of student code.
+    source, inputs that are not plain data, bad `files`, a slot not leased); never because
+    of student code.
     """
     tree, npz = _check_request(source, func_name, inputs, limits)
-    uid = privileges.sandbox_id(uid_slot) if RUNS_AS_ROOT else None
-    if uid is not None:
-        _check_uid_is_free(uid)
     cleanup.become_subreaper()
-    with _exclusive_uid(uid):
-        if uid is not None:
-            cleanup.sweep(None, uid)  # leftovers of an earlier grader that died mid-run
-        workspace = Workspace.create(uid)
-        pid = None
-        try:
-            try:
-                workspace.populate(Path(impl_dir), files)
-            except WorkspaceError as exc:
-                return ProbeResult("import_error", {}, "WorkspaceError", str(exc), 0.0, "")
-            forbidden = [p for p in (PROJECT_ROOT, Path(impl_dir).resolve()) if p != Path("/")]
-            config_path = _write_request(workspace, source, func_name, tree, npz, limits, uid, forbidden)
-            run = _execute(workspace, config_path, limits)
-            pid = run.pid
-            cleanup.sweep(pid, uid)
-            return _interpret(run, workspace, limits)
-        finally:
-            if pid is None:
-                cleanup.sweep(None, uid)
-            workspace.close()
+    with _slot_for_probe(uid_slot) as (slot, waited):
+        uid = privileges.sandbox_id(slot) if RUNS_AS_ROOT else None
+        result = _run_in_slot(Path(impl_dir), source, func_name, tree, npz, limits, files, uid)
+    return replace(result, waited_seconds=waited)
 
 
 @contextlib.contextmanager
-def _exclusive_uid(uid: int | None) -> Iterator[None]:
-    """Hold a cross-process lock on sandbox uid `uid`, so two graders never share (and
-    kill) one uid's processes; a no-op without a uid."""
-    if uid is None:
-        yield
-        return
-    path = Path(tempfile.gettempdir()) / f"tinytorch-sandbox-uid{uid}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+def _slot_for_probe(uid_slot: int | None) -> Iterator[tuple[int, float]]:
+    """Yield (slot, seconds waited for it), held by this thread for the whole probe."""
+    pool = slots.default_pool()
+    if uid_slot is None:
+        lease = pool.lease(1)
+    else:
+        privileges.sandbox_id(uid_slot)  # validates type and range
+        try:
+            use = pool.using(uid_slot)
+        except slots.NotLeased:
+            if not IMPLICIT_LEASE_FOR_UNLEASED_SLOTS:
+                raise slots.NotLeased(
+                    f"run_probe: uid_slot={uid_slot} is not leased by this process (pid {os.getpid()}); "
+                    "lease it with grader.sandbox.SlotPool().lease(...), or pass uid_slot=None"
+                ) from None
+        else:
+            with use:
+                yield uid_slot, use.waited_seconds
+            return
+        lease = pool.lease_exactly([uid_slot])
+    with lease, pool.using(lease.slots[0]) as use:
+        yield use.slot, lease.waited_seconds + use.waited_seconds
+
+
+def _run_in_slot(
+    impl_dir: Path,
+    source: str,
+    func_name: str,
+    tree: Any,
+    npz: bytes,
+    limits: Limits,
+    files: dict[str, Path] | None,
+    uid: int | None,
+) -> ProbeResult:
+    """The probe itself, on a slot this thread holds: workspace, worker, cleanup."""
+    if uid is not None:
+        cleanup.sweep(None, uid)  # leftovers of an earlier holder of this slot that died mid-run
+    workspace = Workspace.create(uid)
+    pid = None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        try:
+            workspace.populate(impl_dir, files)
+        except WorkspaceError as exc:
+            return ProbeResult("import_error", {}, "WorkspaceError", str(exc), 0.0, "")
+        forbidden = [p for p in (PROJECT_ROOT, impl_dir.resolve()) if p != Path("/")]
+        config_path = _write_request(workspace, source, func_name, tree, npz, limits, uid, forbidden)
+        run = _execute(workspace, config_path, limits)
+        pid = run.pid
+        cleanup.sweep(pid, uid)
+        return _interpret(run, workspace, limits)
     finally:
-        os.close(fd)
+        if pid is None:
+            cleanup.sweep(None, uid)
+        workspace.close()
 
 
 @dataclass
@@ -153,16 +187,6 @@ def _check_request(source: str, func_name: str, inputs: dict[str, Any] | None, l
     if bad_keys:
         raise ValueError(f"input names must be identifiers other than 'tt', got {bad_keys}")
     return protocol.encode(dict(inputs), MAX_INPUT_BYTES)
-
-
-def _check_uid_is_free(uid: int) -> None:
-    import pwd
-
-    try:
-        user = pwd.getpwuid(uid)
-    except KeyError:
-        return
-    raise ValueError(f"sandbox uid {uid} belongs to user {user.pw_name!r}; pick another uid_slot")
 
 
 def _write_request(
