@@ -171,13 +171,12 @@ def sweep(pgid: int | None, uid: int | None) -> None:
         kill_group(pgid)
     deadline = time.monotonic() + SWEEP_SECONDS
     while True:
-        if uid is not None:
-            kill_uid(uid)
+        killed = kill_uid(uid) if uid is not None else 0  # 0: its scan found no live process of uid
         reaped = reap_orphans()
-        survivors = processes_of_uid(uid) if uid is not None else []
-        if not survivors and reaped == 0:
+        if killed == 0 and reaped == 0:
             return
         if time.monotonic() > deadline:
+            survivors = processes_of_uid(uid) if uid is not None else []
             raise RuntimeError(f"sandbox processes {survivors} of uid {uid} survived {SWEEP_SECONDS} s of killing")
         time.sleep(0.001)
 

@@ -249,7 +249,8 @@ class SlotPool:
 
         Raises ValueError if the pool has fewer than n usable slots, SlotsBusy after `timeout`.
         """
-        candidates = [s for s in self.slots if s not in owned_by_accounts()]
+        accounts = owned_by_accounts()
+        candidates = [s for s in self.slots if s not in accounts]
         if type(n) is not int or not 1 <= n <= len(candidates):
             raise ValueError(f"SlotPool.lease: n must be in [1, {len(candidates)}] (usable slots), got {n!r}")
         return self._acquire(candidates, n, wait_report, timeout, report_every)
