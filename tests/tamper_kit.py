@@ -10,13 +10,15 @@ from typing import Optional
 
 import yaml
 
+from grader.sandbox.privileges import SANDBOX_BASE_ID
+from grader.sandbox.slots import default_pool
+
 from grader.config import DEFAULT_PATH, Config, load_config
-from grader.engine.grade import GradeReport, grade
+from grader.engine.grade import SLOTS_PER_GRADING, GradeReport, grade
 from grader.core.targets import resolve_targets
 from grader.paths import assignments_dir, solutions_dir
 
-SLOT_BASE = 40                      # this suite's own sandbox slots: uids 61040..61049
-SANDBOX_UIDS = range(61000 + SLOT_BASE, 61000 + SLOT_BASE + 10)
+USED_UIDS: set[int] = set()   # sandbox uids of the slots this suite's gradings leased
 
 
 def make_submission(root: Path, name: str, *, base: str = "solutions", append: Optional[dict[str, str]] = None) -> Path:
@@ -44,7 +46,14 @@ def tamper_config(root: Path, *, probe_seconds: float = 4, milestone: bool = Fal
 
 def grade_hidden(impl: Path, target: str, cfg: Config) -> GradeReport:
     """Grade `impl` on `target` with the hidden tests only, as an instructor's batch would."""
-    return grade(impl, resolve_targets([target], cfg), cfg=cfg, hidden=True, public=False, slot_base=SLOT_BASE)
+    return grade_leased(impl, target, cfg, hidden=True, public=False)
+
+
+def grade_leased(impl: Path, target: str, cfg: Config, **options: object) -> GradeReport:
+    """`grade` on slots leased here, remembered so `sandbox_processes` checks exactly those uids."""
+    with default_pool().lease(SLOTS_PER_GRADING) as lease:
+        USED_UIDS.update(SANDBOX_BASE_ID + slot for slot in lease.slots)
+        return grade(impl, resolve_targets([target], cfg), cfg=cfg, lease=lease, **options)  # type: ignore[arg-type]
 
 
 def sandbox_processes() -> list[str]:
@@ -59,6 +68,6 @@ def sandbox_processes() -> list[str]:
             continue
         uid_line = next((line for line in status.splitlines() if line.startswith("Uid:")), "")
         uids = [int(u) for u in uid_line.split()[1:]]
-        if any(u in SANDBOX_UIDS for u in uids):
+        if any(u in USED_UIDS for u in uids):
             found.append(f"pid {entry}: {status.splitlines()[0]}")
     return found

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.core.rows import PASSED
+from grader.core.outcomes import Outcome, Source
+
+PASSED = Outcome.PASSED
 from grader.paths import hidden_tests_dir, repo_root
 
-from tamper_kit import SLOT_BASE, grade_hidden, make_submission, sandbox_processes, tamper_config
+from tamper_kit import grade_hidden, grade_leased, make_submission, sandbox_processes, tamper_config
 
 pytestmark = [
     pytest.mark.timeout(600),
@@ -279,10 +281,7 @@ def _peeking_train_epoch(self, loader):
 Trainer.train_epoch = _peeking_train_epoch
 """
     sub = make_submission(work, "peeker", append={"training.py": code})
-    from grader.engine.grade import grade
-    from grader.core.targets import resolve_targets
-    report = grade(sub, resolve_targets(["milestone03"], cfg), cfg=cfg, hidden=False, public=False,
-                   slot_base=SLOT_BASE)
+    report = grade_leased(sub, "milestone03", cfg, hidden=False, public=False)
     assert [r.outcome for r in report.rows] == [PASSED, PASSED], [(r.title, r.reason) for r in report.rows]
 
 
@@ -308,11 +307,8 @@ from .layers import Linear
 from .tensor import Tensor
 """
     sub = make_submission(work, f"params_{trick}", append={"training.py": code})
-    from grader.engine.grade import grade
-    from grader.core.targets import resolve_targets
-    report = grade(sub, resolve_targets(["milestone03"], cfg), cfg=cfg, hidden=False, public=False,
-                   slot_base=SLOT_BASE)
-    assert report.score == 0
+    report = grade_leased(sub, "milestone03", cfg, hidden=False, public=False)
+    assert not any(r.outcome is PASSED for r in report.rows), [(r.title, r.reason) for r in report.rows]
     assert all(needle in r.reason for r in report.rows), [r.reason for r in report.rows]
 
 
@@ -334,12 +330,10 @@ except OSError:
     pass
 """
     sub = make_submission(work, "public_writer", base="assignments", append={"__init__.py": code})
-    from grader.engine.grade import grade
-    from grader.core.targets import resolve_targets
-    report = grade(sub, resolve_targets([TARGET], cfg), cfg=cfg, hidden=True, public=True, slot_base=SLOT_BASE)
+    report = grade_leased(sub, TARGET, cfg, hidden=True, public=True)
     assert victim.read_bytes() == before
     assert report.score == 0
-    assert any(r.source == "public" for r in report.rows)
+    assert any(r.source is Source.PUBLIC for r in report.rows)
 
 
 def test_forged_public_rows_earn_no_points(work: Path, cfg) -> None:
@@ -348,16 +342,14 @@ def test_forged_public_rows_earn_no_points(work: Path, cfg) -> None:
 import json
 _dumps = json.dumps
 def _forged(obj, *args, **kwargs):
-    if isinstance(obj, list):
-        obj = [dict(row, outcome="passed", points=100, source="hidden", reason="") for row in obj if isinstance(row, dict)]
+    if isinstance(obj, dict) and isinstance(obj.get("row"), dict):  # the plugin's row records
+        obj = dict(obj, row=dict(obj["row"], outcome="passed", points=100, source="hidden", reason=""))
     return _dumps(obj, *args, **kwargs)
 json.dumps = _forged
 """
     sub = make_submission(work, "public_forger", base="assignments", append={"__init__.py": code})
-    from grader.engine.grade import grade
-    from grader.core.targets import resolve_targets
-    report = grade(sub, resolve_targets([TARGET], cfg), cfg=cfg, hidden=True, public=True, slot_base=SLOT_BASE)
+    report = grade_leased(sub, TARGET, cfg, hidden=True, public=True)
     forged = [r for r in report.rows if r.outcome == PASSED]
     assert forged, "the forgery should reach the grader (else this test proves nothing)"
-    assert all(r.points is None and r.source == "public" for r in forged)
+    assert all(r.points is None and r.source is Source.PUBLIC for r in forged)
     assert report.score == 0

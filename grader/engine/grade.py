@@ -24,6 +24,7 @@ from grader.core.targets import MILESTONE, Targets
 from grader.engine.milestone import MilestoneRun, score_milestone
 from grader.engine.sessions import SessionSpec, run_session
 from grader.paths import assignments_dir, hidden_tests_dir, public_tests_dir
+from grader.sandbox.slots import SlotLease, SlotWait, default_pool
 
 HIDDEN_SESSIONS = 2     # the hidden tests split into this many concurrent sessions (two cores)
 
@@ -37,6 +38,7 @@ class GradeReport:
     seconds: float
     max_score: float                    # from the config for the targets; 0 for an ungraded check
     milestone_runs: dict[str, MilestoneRun] = field(default_factory=dict)
+    waited_seconds: float = 0.0         # waiting for sandbox slots before grading began (not in `seconds`)
 
     @property
     def graded_rows(self) -> list[Row]:
@@ -80,18 +82,28 @@ def _is_own_checkout(impl: Path) -> bool:
     return impl.resolve() == assignments_dir().resolve()
 
 
+SLOTS_PER_GRADING = 2 + HIDDEN_SESSIONS   # public tests, milestone, each hidden session
+
+
 def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bool = True,
           hidden_dir: Path | None = None, public_dir: Path | None = None,
-          loaders: dict[str, Callable[[], object]] | None = None, slots: list[int] | None = None,
-          sandbox_public: bool | None = None) -> GradeReport:
+          loaders: dict[str, Callable[[], object]] | None = None, lease: SlotLease | None = None,
+          on_wait: Callable[[SlotWait], None] | None = None, sandbox_public: bool | None = None) -> GradeReport:
     """Run the checks `targets` asks for against the implementation in `impl` (holds tinytorch/).
 
-    slots: the sandbox uid slots this grading may use (2 + HIDDEN_SESSIONS of them).
+    lease: SLOTS_PER_GRADING sandbox uid slots held by the caller (a batch leases for all its
+    jobs); by default this grading leases its own and reports any wait through `on_wait`.
     sandbox_public: run the public tests in a sandbox worker; by default whenever the run is
     graded or `impl` is not the kit's own assignments folder.
     """
+    if lease is None:
+        with default_pool().lease(SLOTS_PER_GRADING, wait_report=on_wait) as own:
+            return grade(impl, targets, cfg=cfg, hidden=hidden, public=public, hidden_dir=hidden_dir,
+                         public_dir=public_dir, loaders=loaders, lease=own, sandbox_public=sandbox_public)
+    if len(lease.slots) < SLOTS_PER_GRADING:
+        raise ValueError(f"grade() needs {SLOTS_PER_GRADING} sandbox slots, the lease holds {lease.slots}")
     start = time.perf_counter()
-    slots = list(slots) if slots is not None else list(range(2 + HIDDEN_SESSIONS))
+    slots = sorted(lease.slots)
     ctx = base_context(impl, cfg)
     public_files = _test_files(public_dir or public_tests_dir(), targets.modules, False) if public else []
     hidden_files = _test_files(hidden_dir or hidden_tests_dir(), targets.modules, targets.milestone) if hidden else []
@@ -106,7 +118,8 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
         for i, shard in enumerate(s for s in shards if s):
             name = "hidden tests" if len([s for s in shards if s]) == 1 else f"hidden tests ({i + 1} of {HIDDEN_SESSIONS})"
             spec = SessionSpec(name, shard, Source.HIDDEN, cfg.hidden_timeout_seconds, cfg.hidden_session_seconds)
-            jobs.append(pool.submit(run_session, spec, _with_slot(ctx, slots[2 + i])))
+            jobs.append(pool.submit(run_session, spec, _with_slot(ctx, slots[2 + i]),
+                                    handoff=lease.handoff(slots[2 + i])))
         milestone_job = None
         if targets.milestone:
             milestone_job = pool.submit(score_milestone, impl, cfg, loaders or default_loaders(), uid_slot=slots[1])
@@ -117,7 +130,7 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
             rows.extend(milestone_rows)
     rows.sort(key=lambda r: _order(r, cfg))
     return GradeReport(impl, targets, hidden, rows, time.perf_counter() - start,
-                       max_points(cfg, targets) if hidden else 0.0, runs)
+                       max_points(cfg, targets) if hidden else 0.0, runs, lease.waited_seconds)
 
 
 def _with_slot(ctx: GradingContext, slot: int) -> GradingContext:

@@ -45,7 +45,7 @@ def rows_for(run: MilestoneRun, spec: MilestoneSpec, course: Course) -> list[Row
 
 
 def score_milestone(impl: Path, cfg: Config, loaders: dict[str, Callable[[], object]],
-                    uid_slot: int = 0) -> tuple[list[Row], dict[str, MilestoneRun]]:
+                    uid_slot: int | None = None) -> tuple[list[Row], dict[str, MilestoneRun]]:
     """Train and score every milestone dataset in the config; returns rows and the raw runs."""
     runs = run_milestones(impl, cfg, loaders, uid_slot=uid_slot)
     rows = [row for key, run in runs.items() for row in rows_for(run, cfg.milestone[key], cfg.course)]

@@ -28,6 +28,7 @@ from grader.core.context import GradingContext
 from grader.core.outcomes import Outcome, Source
 from grader.core.rows import Row, Section, SessionLog, read_session_log, safe_text
 from grader.sandbox import Limits, run_probe
+from grader.sandbox.slots import SlotHandoff
 
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 KILL_GRACE_SECONDS = 15.0
@@ -64,13 +65,15 @@ def _session_context(spec: SessionSpec, ctx: GradingContext, impl: str) -> Gradi
                                deadline=now + spec.hard_seconds)
 
 
-def run_session(spec: SessionSpec, ctx: GradingContext, *, sandboxed: bool = False) -> list[Row]:
+def run_session(spec: SessionSpec, ctx: GradingContext, *, sandboxed: bool = False,
+                handoff: SlotHandoff | None = None) -> list[Row]:
+    """Run the session; `handoff` passes the context's leased sandbox slot to a subprocess."""
     if not spec.files:
         return []
-    return _run_sandboxed(spec, ctx) if sandboxed else _run_subprocess(spec, ctx)
+    return _run_sandboxed(spec, ctx) if sandboxed else _run_subprocess(spec, ctx, handoff)
 
 
-def _run_subprocess(spec: SessionSpec, ctx: GradingContext) -> list[Row]:
+def _run_subprocess(spec: SessionSpec, ctx: GradingContext, handoff: SlotHandoff | None) -> list[Row]:
     """A plain pytest subprocess in its own process group (hidden tests; a student's own check)."""
     with tempfile.TemporaryDirectory(prefix="grader-session-") as tmp:
         rows_path, context_path = Path(tmp) / "rows.jsonl", Path(tmp) / "context.json"
@@ -78,10 +81,12 @@ def _run_subprocess(spec: SessionSpec, ctx: GradingContext) -> list[Row]:
         folder = spec.files[0].parent
         cmd = [sys.executable, "-m", "pytest", *_pytest_args(spec, str(rows_path), str(context_path),
                                                              [str(f) for f in spec.files]), "--rootdir", str(folder)]
-        env = {**os.environ, **THREAD_ENV, "TINYTORCH_IMPL": ctx.impl, "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {**os.environ, **THREAD_ENV, "TINYTORCH_IMPL": ctx.impl, "PYTHONDONTWRITEBYTECODE": "1",
+               **(handoff.env if handoff else {})}
         started = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                pass_fds=handoff.pass_fds if handoff else ())
         try:
             output, _ = proc.communicate(timeout=spec.hard_seconds)
             killed = False
@@ -164,7 +169,7 @@ def _run_sandboxed(spec: SessionSpec, ctx: GradingContext) -> list[Row]:
         kill_after = spec.hard_seconds
         result = run_probe(Path(ctx.impl), inspect.getsource(_sandboxed_pytest_probe), "_sandboxed_pytest_probe",
                            {"args": args, "kill_after": kill_after}, files=files,
-                           uid_slot=ctx.uid_slot if ctx.uid_slot is not None else 0,
+                           uid_slot=ctx.uid_slot,
                            limits=Limits(wall_seconds=kill_after + SANDBOX_MARGIN_SECONDS,
                                          memory_bytes=spec.memory_mb * 1024 * 1024))
     values = result.values if result.status == "ok" else {}

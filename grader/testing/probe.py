@@ -44,4 +44,4 @@ def probe(fn: Callable[..., dict], /, *, limits: Limits | None = None,
     source = textwrap.dedent(inspect.getsource(fn))
     ctx = current()
     return run_probe(current_impl(), source, fn.__name__, inputs, limits=limits or sandbox_limits(),
-                     files=files, uid_slot=ctx.uid_slot if ctx.uid_slot is not None else 0)
+                     files=files, uid_slot=ctx.uid_slot)

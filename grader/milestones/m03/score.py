@@ -76,7 +76,7 @@ def _files() -> dict[str, Path]:
 
 # ------------------------------------------------------------------------- the grader's side
 def train_and_measure(impl: Path, spec: MilestoneSpec, load_data: Callable[[], Any], *,
-                      uid_slot: int = 0) -> MilestoneRun:
+                      uid_slot: int | None = None) -> MilestoneRun:
     """Train milestone `spec.key` in the sandbox with the implementation at `impl` and measure it.
 
     load_data() -> grader.datasets.Digits. A NotImplementedError in training gives status
@@ -119,7 +119,7 @@ def _returned_parameters(values: dict[str, Any], spec: MilestoneSpec) -> list[An
     return params
 
 
-def missing_pieces(impl: Path, names: readiness.ModuleNames, *, uid_slot: int = 0,
+def missing_pieces(impl: Path, names: readiness.ModuleNames, *, uid_slot: int | None = None,
                    limits: Limits | None = None) -> str:
     """The readiness problems of `impl`, checked in the sandbox, as one line grouped by module
     ('Module 01 (tensor): add forward; Module 03 (layers): Linear init'); "" when the checks
@@ -155,7 +155,7 @@ def _probe_failure(result: ProbeResult) -> str:
 
 
 def run_milestones(impl: Path, cfg: Config, loaders: dict[str, Callable[[], Any]],
-                   uid_slot: int = 0) -> dict[str, MilestoneRun]:
+                   uid_slot: int | None = None) -> dict[str, MilestoneRun]:
     """Train and measure every milestone dataset in the config, in order. Runs that were not
     started say what is missing, per module (checked once, in the sandbox)."""
     runs = {key: train_and_measure(impl, spec, loaders[key], uid_slot=uid_slot) for key, spec in cfg.milestone.items()}
