@@ -75,7 +75,15 @@ def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
     """A verb whose package parses its own arguments: `grader stubs build` -> grader.release.stubs_cli.main(["build"])."""
     def run(args: argparse.Namespace) -> int:
         import importlib
-        return int(importlib.import_module(module).main(list(args.args)))
+        try:
+            verb = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith(module.rsplit(".", 1)[0]):
+                raise
+            print(f"grader {args.command}: not part of this copy of the kit (it ships only with the "
+                  f"instructor's copy)", file=sys.stderr)
+            return EXIT_USAGE
+        return int(verb.main(list(args.args)))
     return run
 
 
