@@ -61,9 +61,14 @@ def _check(args: argparse.Namespace) -> int:
     from grader.report.render import render
 
     console = Console(soft_wrap=False)
+    errors = Console(stderr=True, soft_wrap=False)
+
+    def on_wait(wait: object) -> None:  # another grading on this machine holds the sandbox slots
+        errors.print(f"grader: {wait}", markup=False, highlight=False)
+
     with console.status("grading…", spinner="dots"):
         report = grade(impl, targets, cfg=cfg, hidden=args.hidden, hidden_dir=hidden_dir,
-                       public=not args.no_public)
+                       public=not args.no_public, on_wait=on_wait)
     render(report, cfg, console)
     if args.json:
         write_results_json(report, Path(args.json))

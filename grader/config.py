@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -91,7 +91,7 @@ def _section(raw: dict[str, Any], key: str, path: Path) -> Any:
     return raw[key]
 
 
-def load_config(path: Optional[Path] = None) -> Config:
+def load_config(path: Path | None = None) -> Config:
     """Read the config from `path`, else $TINYTORCH_GRADER_CONFIG, else the packaged default."""
     path = Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
     try:

@@ -105,3 +105,22 @@ def test_a_hidden_session_killed_midway_exports_a_visible_grading_error_and_the_
     out = tmp_path / "results.json"
     write_results_json(report, out)
     json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+def test_two_graded_checks_started_together_never_wait_for_each_others_slots(tmp_path: Path) -> None:
+    """Two `grader check --hidden` processes at the same moment: each leases its own slots."""
+    import subprocess
+    import sys
+    outs = [tmp_path / f"results{i}.json" for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-m", "grader.cli", "check", "milestone03", "--impl", "solutions",
+                               "--hidden", "--no-public", "--json", str(out)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for out in outs]
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, stdout + stderr
+        assert "waited" not in stderr, stderr
+    for out in outs:
+        data = json.loads(out.read_text())
+        assert data["extra_data"]["grading"]["waited_for_sandbox_slots_seconds"] == 0
+        times = [m["train_seconds"] for m in data["extra_data"]["milestone03"].values()]
+        assert all(t < data["execution_time"] for t in times)

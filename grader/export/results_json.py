@@ -68,7 +68,9 @@ def results_json(report: GradeReport) -> dict[str, Any]:
         "execution_time": round(report.seconds, 2),
         "output": f"{report.score:g} / {report.max_score:g} points ({report.targets.label}){note}",
         "tests": tests,
-        "extra_data": {"milestone03": extra} if extra else {},
+        "extra_data": {**({"milestone03": extra} if extra else {}),
+                       "grading": {"seconds": round(report.seconds, 2),
+                                   "waited_for_sandbox_slots_seconds": round(report.waited_seconds, 3)}},
     })
 
 

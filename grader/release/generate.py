@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+
 
 # The course's module numbers; a marker naming any other number is a mistake.
 MODULE_NUMBERS: tuple[str, ...] = tuple(f"{n:02d}" for n in range(1, 9))
@@ -59,7 +59,7 @@ class Block:
                 f'{self.indent}raise NotImplementedError("{message}"){newline}']
 
 
-Segment = Union[str, Block]      # a plumbing line (with its ending) or a solution block
+Segment = str | Block      # a plumbing line (with its ending) or a solution block
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class SourceFile:
         return [s for s in self.segments if isinstance(s, str)]
 
 
-def parse_source(text: str, path: str, shown: Optional[str] = None) -> SourceFile:
+def parse_source(text: str, path: str, shown: str | None = None) -> SourceFile:
     """Split `text` into plumbing and blocks; MarkerError lists every malformed marker.
 
     path: the file's name inside the package ("autograd.py"); shown: how error messages name
