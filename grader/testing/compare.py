@@ -1,13 +1,48 @@
-"""Array comparisons whose messages name the place, both shapes and the worst element."""
+"""Array comparisons whose messages name the place, both shapes and the worst element.
+
+Numbers in messages are shown with 6 significant digits, or with as many more (up to full
+`repr` precision) as it takes for "expected" and "got" to differ on screen:
+
+    >>> show_pair(0.1, 0.10000004)
+    ('0.1', '0.10000004')
+"""
 from __future__ import annotations
 
 from typing import Any, Optional
 
 import numpy as np
 
+SHORT_DIGITS = 6    # significant digits when they already tell the two numbers apart
+LONG_DIGITS = 16    # beyond this, repr(): the shortest text that round-trips, so two floats always differ
 
-def _fmt(x: Any) -> str:
-    return f"{x:.6g}" if isinstance(x, (float, np.floating)) else str(x)
+
+def _number(x: Any, digits: int) -> str:
+    if isinstance(x, (float, np.floating)):
+        return f"{float(x):.{digits}g}"
+    return str(x)
+
+
+def show(x: Any) -> str:
+    """One number as a message shows it: 6 significant digits for floats, str() for the rest."""
+    return _number(x, SHORT_DIGITS)
+
+
+def show_pair(expected: Any, got: Any) -> tuple[str, str]:
+    """`expected` and `got` as text, with the fewest digits (from 6 up to repr precision) at
+    which they differ on screen; numbers that are equal print with 6 digits."""
+    if not (isinstance(expected, (float, np.floating)) or isinstance(got, (float, np.floating))):
+        return str(expected), str(got)
+    try:
+        e, g = float(expected), float(got)
+    except (TypeError, ValueError):
+        return str(expected), str(got)
+    if e == g or (np.isnan(e) and np.isnan(g)):
+        return _number(e, SHORT_DIGITS), _number(g, SHORT_DIGITS)
+    for digits in range(SHORT_DIGITS, LONG_DIGITS + 1):
+        pair = _number(e, digits), _number(g, digits)
+        if pair[0] != pair[1]:
+            return pair
+    return repr(e), repr(g)
 
 
 def assert_close(got: Any, expected: Any, *, where: str, rtol: float = 1e-5, atol: float = 1e-7,
@@ -37,7 +72,8 @@ def assert_close(got: Any, expected: Any, *, where: str, rtol: float = 1e-5, ato
         return
     idx = np.unravel_index(int(np.argmax(excess)), g.shape) if g.ndim else ()
     at = f" at {tuple(int(i) for i in idx)}" if g.ndim else ""
-    raise AssertionError(f"{where}: off by {_fmt(err[idx])}{at}: expected {_fmt(e64[idx])}, got {_fmt(g64[idx])} "
+    shown_e, shown_g = show_pair(e64[idx], g64[idx])
+    raise AssertionError(f"{where}: off by {show(err[idx])}{at}: expected {shown_e}, got {shown_g} "
                          f"({int(np.sum(excess > 0))} of {g.size} elements outside rtol={rtol:g}, atol={atol:g})")
 
 
@@ -51,5 +87,6 @@ def assert_equal_array(got: Any, expected: Any, *, where: str) -> None:
     if not np.array_equal(g, e):
         diff = np.argwhere(g != e)
         first = tuple(int(i) for i in diff[0]) if len(diff) else ()
+        shown_e, shown_g = show_pair(e[first], g[first]) if len(diff) else (str(e), str(g))
         raise AssertionError(f"{where}: {len(diff)} of {g.size} elements differ; first at {first}: "
-                             f"expected {e[first] if first else e}, got {g[first] if first else g}")
+                             f"expected {shown_e}, got {shown_g}")
