@@ -1,10 +1,11 @@
-"""Helpers shared by the hidden tests: per-test seeds and centred-difference gradients.
+"""Helpers shared by the hidden tests: per-test seeds, centred-difference gradients, probe cases.
 
 Everything here runs in the trusted test process on plain NumPy; student code never does.
 
     rng = rng_for("test_mul_backward")                  # fixed seed derived from the name
     ga, gb = numeric_grads(lambda a, b: a * b, [a, b], upstream)
     assert_grad_close(out["ga"], ga, where="Module 06 · Mul backward: gradient of a (4, 3)")
+    value = returned(out["a / b"], where="Module 01 · Tensor arithmetic: a / b")   # fails if that case raised
 """
 from __future__ import annotations
 
@@ -57,3 +58,14 @@ def assert_grad_close(got: object, numeric: Array, *, where: str, rtol: float = 
     numeric = np.asarray(numeric, dtype=np.float64)
     scale = max(1.0, float(np.max(np.abs(numeric)))) if numeric.size else 1.0
     assert_close(got, numeric, where=where, rtol=rtol, atol=rtol * scale)
+
+
+def returned(value: object, where: str) -> object:
+    """A probe case's value, or a failure naming the case when the probe recorded that it raised.
+
+    Probes that run several cases report a case that raised as {"raised": "TypeError: ..."},
+    so one broken op does not hide which op it was (NotImplementedError still propagates).
+    """
+    if isinstance(value, dict) and set(value) == {"raised"}:
+        raise AssertionError(f"{where}: raised {value['raised']}")
+    return value

@@ -1,7 +1,8 @@
 """Hidden tests, Module 05 — DataLoader: TensorDataset, batching, shuffling and drop_last.
 
 Needs Modules 01 and 05 only. Each sample's features hold its own index, so the test can see
-exactly which samples every batch contained.
+exactly which samples every batch contained. Probes copy every batch as it arrives: a loader
+may reuse its buffers between batches.
 """
 from __future__ import annotations
 
@@ -29,13 +30,13 @@ def test_tensor_dataset_len_getitem_and_length_check() -> None:
     x, y = indexed_data(6)
 
     def dataset(tt, x, y):
+        import numpy as np
         ds = tt.TensorDataset(x, y)
         item = ds[4]
-        from_tensors = tt.TensorDataset(tt.Tensor(x), tt.Tensor(y))
         out = {"len": len(ds), "is tuple": isinstance(item, tuple), "n parts": len(item),
-               "x[4]": item[0].data if isinstance(item[0], tt.Tensor) else item[0],
-               "y[4]": item[1].data if isinstance(item[1], tt.Tensor) else item[1],
-               "len from tensors": len(from_tensors)}
+               "x[4]": np.array(item[0].data if isinstance(item[0], tt.Tensor) else item[0], copy=True),
+               "y[4]": np.array(item[1].data if isinstance(item[1], tt.Tensor) else item[1], copy=True)}
+        out["len from tensors"] = len(tt.TensorDataset(tt.Tensor(x.copy()), tt.Tensor(y.copy())))
         try:
             tt.TensorDataset(x, y[:5])
             out["error"] = None
@@ -62,8 +63,8 @@ def epochs_probe(tt, x, y, batch_size, shuffle, drop_last, seed, epochs):
     for e in range(epochs):
         xs, ys, sizes = [], [], []
         for xb, yb in loader:
-            xs.append(xb.data)
-            ys.append(yb.data)
+            xs.append(np.array(xb.data, copy=True))
+            ys.append(np.array(yb.data, copy=True))
             sizes.append(len(xb.data))
         out[f"x{e}"] = np.concatenate(xs) if xs else np.zeros((0, x.shape[1]), x.dtype)
         out[f"y{e}"] = np.concatenate(ys) if ys else np.zeros((0,), y.dtype)
@@ -71,7 +72,7 @@ def epochs_probe(tt, x, y, batch_size, shuffle, drop_last, seed, epochs):
     return out
 
 
-@pytest.mark.points(1.5)
+@pytest.mark.points(2)
 @pytest.mark.visibility("hidden")
 def test_every_sample_is_visited_exactly_once_per_epoch() -> None:
     """Each epoch visits every sample exactly once, shuffled or not, keeping the short last batch"""
@@ -105,7 +106,7 @@ def test_drop_last_drops_only_the_short_batch() -> None:
         for i, (n, batch, drop) in enumerate(cases):
             x = np.arange(n, dtype=np.float32)[:, None]
             loader = tt.DataLoader(tt.TensorDataset(x), batch_size=batch, shuffle=True, drop_last=drop, seed=11)
-            batches = [b[0].data[:, 0] for b in loader]
+            batches = [np.array(b[0].data[:, 0], copy=True) for b in loader]
             out[f"len {i}"] = len(loader)
             out[f"sizes {i}"] = [len(b) for b in batches]
             out[f"ids {i}"] = [int(v) for b in batches for v in b]
@@ -169,12 +170,17 @@ def test_batches_are_tensors_keeping_dtype_and_item_shape() -> None:
     labels32 = labels64.astype(np.int32)
 
     def batch_types(tt, images, targets64, labels64, labels32):
+        import numpy as np
         loader = tt.DataLoader(tt.TensorDataset(images, targets64, labels64, labels32), batch_size=4)
-        batches = list(loader)
-        first = batches[0]
-        return {"n": len(batches), "parts": len(first), "all tensors": all(isinstance(t, tt.Tensor) for t in first),
-                "shapes": [list(t.shape) for t in first], "last shapes": [list(t.shape) for t in batches[-1]],
-                "dtypes": [str(t.dtype) for t in first], "images": first[0].data, "labels": first[2].data}
+        seen = []
+        for batch in loader:                      # describe each batch as it arrives
+            seen.append({"n parts": len(batch), "all tensors": all(isinstance(t, tt.Tensor) for t in batch),
+                         "shapes": [list(t.shape) for t in batch], "dtypes": [str(t.dtype) for t in batch],
+                         "images": np.array(batch[0].data, copy=True), "labels": np.array(batch[2].data, copy=True)})
+        first = seen[0]
+        return {"n": len(seen), "parts": first["n parts"], "all tensors": all(b["all tensors"] for b in seen),
+                "shapes": first["shapes"], "last shapes": seen[-1]["shapes"], "dtypes": first["dtypes"],
+                "images": first["images"], "labels": first["labels"]}
 
     out = values_of(probe(batch_types, images=images, targets64=targets64, labels64=labels64, labels32=labels32),
                     "05", "DataLoader batch types")
@@ -188,7 +194,7 @@ def test_batches_are_tensors_keeping_dtype_and_item_shape() -> None:
     assert_equal_array(out["labels"], labels64[:4], where=f"{where}: first batch of labels")
 
 
-@pytest.mark.points(0.5)
+@pytest.mark.points(0.25)
 @pytest.mark.visibility("hidden")
 def test_batch_size_below_one_is_rejected() -> None:
     """DataLoader(batch_size=0) and batch_size=-1 raise ValueError"""
@@ -214,7 +220,7 @@ def test_batch_size_below_one_is_rejected() -> None:
             f"{M} · DataLoader(batch_size={bs}): raised {out[f'batch_size={bs}']}, expected ValueError"
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.75)
 @pytest.mark.visibility("hidden")
 def test_loader_batches_a_custom_dataset() -> None:
     """DataLoader over a custom Dataset subclass: samples are stacked into batched Tensors"""
@@ -230,8 +236,8 @@ def test_loader_batches_a_custom_dataset() -> None:
 
         xs, ys, sizes = [], [], []
         for xb, yb in tt.DataLoader(Squares(), batch_size=3):
-            xs.append(xb.data)
-            ys.append(yb.data)
+            xs.append(np.array(xb.data, copy=True))
+            ys.append(np.array(yb.data, copy=True))
             sizes.append(len(xb.data))
         return {"x": np.concatenate(xs), "y": np.concatenate(ys), "sizes": sizes}
 

@@ -1,7 +1,9 @@
 """Hidden tests, Module 08 — Training: accuracy and the Trainer (train_epoch, evaluate, fit).
 
 Needs every module. Several probes use a model whose output is its input (plus 0 * a
-parameter), so every loss the Trainer reports can be computed here by hand.
+parameter), so every loss the Trainer reports can be computed here by hand. The Trainer tests
+pass small losses written with Module 01 ops (the contract's `loss_fn` is any callable), so a
+bug in Module 04's losses costs points in Module 04, not here; the end-to-end test uses them all.
 """
 from __future__ import annotations
 
@@ -10,17 +12,17 @@ import pytest
 
 from _numeric import rng_for
 from grader.testing import assert_close, probe, values_of
+from grader.testing.compare import show_pair
 
 M = "Module 08"
 
 
-def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
-    m = logits.max(axis=1, keepdims=True)
-    logp = logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
-    return float(-logp[np.arange(len(labels)), labels].mean())
+def label_score_loss(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The probes' classification loss: minus the mean logit of each row's label."""
+    return float(-logits[np.arange(len(labels)), labels].mean())
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.75)
 @pytest.mark.visibility("visible")
 def test_accuracy_is_the_fraction_of_argmax_hits() -> None:
     """accuracy(logits, labels): fraction of rows whose argmax equals the label, as a float"""
@@ -43,7 +45,7 @@ def test_accuracy_is_the_fraction_of_argmax_hits() -> None:
     assert out["is float"], f"{M} · accuracy: should return a Python float"
 
 
-@pytest.mark.points(1.5)
+@pytest.mark.points(1.25)
 @pytest.mark.visibility("hidden")
 def test_train_epoch_returns_the_sample_weighted_mean_loss() -> None:
     """train_epoch returns the mean loss over samples: each batch's loss weighted by its size"""
@@ -61,8 +63,12 @@ def test_train_epoch_returns_the_sample_weighted_mean_loss() -> None:
             def forward(self, x):
                 return x + self.w * 0.0
 
+        def squared_error(pred, target):                 # MSE from Module 01 ops
+            d = pred - target
+            return (d * d).mean()
+
         model = Passthrough()
-        trainer = tt.Trainer(model, tt.MSELoss(), tt.SGD(model.parameters(), lr=0.1))
+        trainer = tt.Trainer(model, squared_error, tt.SGD(model.parameters(), lr=0.1))
         loader = tt.DataLoader(tt.TensorDataset(x, y), batch_size=3)      # batches of 3, 3 and 1
         first = trainer.train_epoch(loader)
         second = trainer.train_epoch(loader)
@@ -76,8 +82,9 @@ def test_train_epoch_returns_the_sample_weighted_mean_loss() -> None:
     for epoch in ("first", "second"):
         got = out[epoch]
         hint = " (that is the unweighted mean of batch losses)" if abs(got - unweighted) < 1e-9 else ""
+        shown_expected, shown_got = show_pair(expected, got)
         assert abs(got - expected) < 1e-9, (f"{M} · Trainer.train_epoch, 7 samples in batches of 3, 3, 1, {epoch} epoch: "
-                                            f"mean loss {got:.6g}, expected {expected:.6g}{hint}")
+                                            f"mean loss {shown_got}, expected {shown_expected}{hint}")
     assert out["is float"], f"{M} · Trainer.train_epoch should return a float"
 
 
@@ -90,12 +97,19 @@ def test_train_epoch_takes_one_sgd_step_per_batch() -> None:
     y = rng.normal(size=(10, 2)).astype(np.float32)
 
     def sgd_epoch(tt, x, y):
+        import numpy as np
         tt.manual_seed(3)
         model = tt.Linear(3, 2)
-        w0, b0 = model.weight.data.copy(), model.bias.data.copy()
-        trainer = tt.Trainer(model, tt.MSELoss(), tt.SGD(model.parameters(), lr=0.1))
+        w0, b0 = np.array(model.weight.data, copy=True), np.array(model.bias.data, copy=True)
+
+        def squared_error(pred, target):                 # MSE from Module 01 ops
+            d = pred - target
+            return (d * d).mean()
+
+        trainer = tt.Trainer(model, squared_error, tt.SGD(model.parameters(), lr=0.1))
         loss = trainer.train_epoch(tt.DataLoader(tt.TensorDataset(x, y), batch_size=4))   # batches 4, 4, 2
-        return {"w0": w0, "b0": b0, "w": model.weight.data, "b": model.bias.data, "loss": float(loss)}
+        return {"w0": w0, "b0": b0, "w": np.array(model.weight.data, copy=True),
+                "b": np.array(model.bias.data, copy=True), "loss": float(loss)}
 
     out = values_of(probe(sgd_epoch, x=x, y=y), "08", "Trainer.train_epoch")
     w, b = np.asarray(out["w0"], dtype=np.float64), np.asarray(out["b0"], dtype=np.float64)
@@ -106,15 +120,16 @@ def test_train_epoch_takes_one_sgd_step_per_batch() -> None:
         total += np.mean(err ** 2) * len(xb)
         dout = 2 * err / err.size
         w, b = w - 0.1 * xb.T @ dout, b - 0.1 * dout.sum(axis=0)
-    where = f"{M} · Trainer.train_epoch, Linear(3, 2) + MSELoss + SGD(lr=0.1), 10 samples in batches of 4, 4, 2"
+    where = f"{M} · Trainer.train_epoch, Linear(3, 2) + squared error + SGD(lr=0.1), 10 samples in batches of 4, 4, 2"
     assert_close(out["w"], w, where=f"{where}: weight after the epoch (one step per batch, grads zeroed in between)",
                  rtol=1e-4, atol=1e-6)
     assert_close(out["b"], b, where=f"{where}: bias after the epoch", rtol=1e-4, atol=1e-6)
+    shown_expected, shown_got = show_pair(total / 10, out["loss"])
     assert abs(out["loss"] - total / 10) < 1e-5 * max(1.0, total / 10), \
-        f"{where}: returned mean loss {out['loss']:.6g}, expected {total / 10:.6g} (each batch's loss before its step)"
+        f"{where}: returned mean loss {shown_got}, expected {shown_expected} (each batch's loss before its step)"
 
 
-@pytest.mark.points(1.5)
+@pytest.mark.points(0.75)
 @pytest.mark.visibility("hidden")
 def test_evaluate_builds_no_graph_and_uses_eval_mode() -> None:
     """evaluate: (mean loss, accuracy) in eval mode under no_grad — outputs need no grad, grads stay None"""
@@ -137,8 +152,11 @@ def test_evaluate_builds_no_graph_and_uses_eval_mode() -> None:
                 seen.append([out.requires_grad, self.training])
                 return out
 
+        def label_score_loss(scores, targets):           # minus the mean logit of each row's label
+            return -(scores[np.arange(len(targets.data)), targets.data].mean())
+
         model = Passthrough()
-        trainer = tt.Trainer(model, tt.CrossEntropyLoss(), tt.SGD(model.parameters(), lr=0.1))
+        trainer = tt.Trainer(model, label_score_loss, tt.SGD(model.parameters(), lr=0.1))
         loss, acc = trainer.evaluate(tt.DataLoader(tt.TensorDataset(logits, labels), batch_size=4))
         return {"loss": float(loss), "acc": float(acc), "seen": seen, "w.grad is None": model.w.grad is None}
 
@@ -149,9 +167,56 @@ def test_evaluate_builds_no_graph_and_uses_eval_mode() -> None:
     assert not any(tr for _, tr in out["seen"]), f"{where}: the model was in training mode; evaluate must call model.eval()"
     assert out["w.grad is None"], f"{where}: a parameter got a .grad; evaluate must not run backward"
     expected_acc = float(np.mean(logits.argmax(axis=1) == labels))
-    assert abs(out["loss"] - cross_entropy(logits, labels)) < 1e-9, \
-        f"{where}: mean loss {out['loss']:.6g}, expected {cross_entropy(logits, labels):.6g}"
+    shown_expected, shown_got = show_pair(label_score_loss(logits, labels), out["loss"])
+    assert abs(out["loss"] - label_score_loss(logits, labels)) < 1e-9, f"{where}: mean loss {shown_got}, expected {shown_expected}"
     assert abs(out["acc"] - expected_acc) < 1e-12, f"{where}: accuracy {out['acc']}, expected {expected_acc}"
+
+
+@pytest.mark.points(1.5)
+@pytest.mark.visibility("hidden")
+def test_evaluate_weights_loss_and_accuracy_by_batch_size() -> None:
+    """evaluate over unequal batches (4, 4, 2): mean loss and accuracy over samples, not over batches"""
+    rng = rng_for("test_evaluate_weights_loss_and_accuracy_by_batch_size")
+    logits = rng.normal(scale=2.0, size=(10, 3))
+    labels = logits.argmax(axis=1)                         # the two batches of 4: every prediction right
+    labels[8:] = logits[8:].argmin(axis=1)                  # the short batch of 2: both wrong, with a larger loss
+
+    def evaluate(tt, logits, labels):
+        import numpy as np
+
+        calls = []
+
+        class Passthrough(tt.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = tt.Tensor(np.zeros(3), requires_grad=True)
+
+            def forward(self, x):
+                calls.append(len(x.data))
+                return x + self.w * 0.0
+
+        def label_score_loss(scores, targets):           # minus the mean logit of each row's label
+            return -(scores[np.arange(len(targets.data)), targets.data].mean())
+
+        model = Passthrough()
+        trainer = tt.Trainer(model, label_score_loss, tt.SGD(model.parameters(), lr=0.1))
+        loss, acc = trainer.evaluate(tt.DataLoader(tt.TensorDataset(logits, labels), batch_size=4))
+        return {"loss": float(loss), "acc": float(acc), "batch sizes": calls}
+
+    out = values_of(probe(evaluate, logits=logits, labels=labels), "08", "Trainer.evaluate")
+    where = f"{M} · Trainer.evaluate (10 samples in batches of 4, 4, 2)"
+    assert out["batch sizes"] == [4, 4, 2], f"{where}: the model saw batches of {out['batch sizes']}, expected [4, 4, 2]"
+    batches = [slice(0, 4), slice(4, 8), slice(8, 10)]
+    expected = {"mean loss": label_score_loss(logits, labels), "accuracy": float(np.mean(logits.argmax(axis=1) == labels))}
+    unweighted = {"mean loss": float(np.mean([label_score_loss(logits[b], labels[b]) for b in batches])),
+                  "accuracy": float(np.mean([np.mean(logits[b].argmax(axis=1) == labels[b]) for b in batches]))}
+    for name, key in (("mean loss", "loss"), ("accuracy", "acc")):
+        assert abs(expected[name] - unweighted[name]) > 0.05          # the data tells the two apart
+        got = out[key]
+        hint = (" (that is the unweighted mean over batches; weight each batch by its size)"
+                if abs(got - unweighted[name]) < 1e-9 else "")
+        shown_expected, shown_got = show_pair(expected[name], got)
+        assert abs(got - expected[name]) < 1e-9, f"{where}: {name} {shown_got}, expected {shown_expected}{hint}"
 
 
 @pytest.mark.points(1.5)
@@ -173,9 +238,12 @@ def test_fit_records_history_and_calls_on_epoch_end_from_epoch_0() -> None:
             def forward(self, x):
                 return x + self.w * 0.0
 
+        def label_score_loss(scores, targets):           # minus the mean logit of each row's label
+            return -(scores[np.arange(len(targets.data)), targets.data].mean())
+
         def make_trainer():
             model = Passthrough()
-            return tt.Trainer(model, tt.CrossEntropyLoss(), tt.SGD(model.parameters(), lr=0.1))
+            return tt.Trainer(model, label_score_loss, tt.SGD(model.parameters(), lr=0.1))
 
         calls = []
 
@@ -196,7 +264,7 @@ def test_fit_records_history_and_calls_on_epoch_end_from_epoch_0() -> None:
     assert out["calls"] == [[0, 1, 1], [1, 2, 2], [2, 3, 3]], (
         f"{where}: on_epoch_end calls as [epoch, len(train_loss), len(val_loss)]: {out['calls']}, expected "
         f"[[0, 1, 1], [1, 2, 2], [2, 3, 3]] (epochs from 0, called after the history is updated)")
-    expected = {"train_loss": cross_entropy(xt, yt), "val_loss": cross_entropy(xv, yv),
+    expected = {"train_loss": label_score_loss(xt, yt), "val_loss": label_score_loss(xv, yv),
                 "val_accuracy": float(np.mean(xv.argmax(axis=1) == yv))}
     for key, value in expected.items():
         assert_close(out["history"][key], np.full(3, value), where=f"{where}: history[{key!r}] (the model's output is "
@@ -206,7 +274,7 @@ def test_fit_records_history_and_calls_on_epoch_end_from_epoch_0() -> None:
                  where=f"{M} · Trainer.fit(epochs=2) without val_loader: history['train_loss']", rtol=1e-9)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.75)
 @pytest.mark.visibility("hidden")
 def test_training_an_mlp_separates_three_blobs() -> None:
     """End to end: an MLP trained with fit() separates three Gaussian blobs (val accuracy >= 0.95)"""
