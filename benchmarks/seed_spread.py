@@ -1,10 +1,11 @@
 """Train the Milestone 03 models on many seeds and print the spread of the results.
 
-Each seed trains with the grader's own milestone recipe (`grader.milestones.m03.recipe.train`,
-the architecture and recipe from grader/config.yaml), exactly as the grader does in the
-sandbox, then measures the trained `parameters()` with the grader's NumPy forward pass
-(`grader.milestones.m03.measure`): test accuracy, training loss of the final model over the
-whole training set, and training time. The summary gives min / median / max over the seeds and how many seeds
+Each seed trains with the grader's own training loop and milestone recipe
+(`grader.milestones.m03.recipe.train`, the architecture and recipe from grader/config.yaml),
+exactly as the grader does in the sandbox, checks the run as the grader does (its first and
+last steps replayed in NumPy, `grader.milestones.m03.verify`), then measures the trained
+parameters with the grader's NumPy forward pass (`grader.milestones.m03.measure`): test
+accuracy, training loss of the final model over the whole training set, and training time. The summary gives min / median / max over the seeds and how many seeds
 meet the grader's thresholds (from grader/config.yaml).
 
 Examples (from the repository root):
@@ -31,7 +32,7 @@ from types import ModuleType  # noqa: E402
 from typing import Any, Optional  # noqa: E402
 
 from grader.config import MilestoneSpec, load_config  # noqa: E402
-from grader.milestones.m03 import data, measure, recipe  # noqa: E402
+from grader.milestones.m03 import data, measure, recipe, verify  # noqa: E402
 from grader.milestones.m03.impl import SetupError, UsageError, resolve_impl, using_tinytorch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,9 +52,9 @@ def run_milestone(tt: ModuleType, spec: MilestoneSpec, seeds: list[int], epochs:
     rows = []
     for seed in seeds:
         start = time.perf_counter()
-        model = recipe.train(tt, x_train, y_train, spec.architecture, spec.recipe, seed=seed, epochs=epochs)
+        run = recipe.train(tt, x_train, y_train, spec.architecture, spec.recipe, seed=seed, epochs=epochs)
         seconds = time.perf_counter() - start
-        params = measure.check_parameters([p.data for p in model.parameters()], spec.architecture)
+        params = verify.check_run(run.trace, spec.architecture, spec.recipe, x_train, y_train, seed=seed, epochs=epochs)
         m = measure.measure(params, x_train, y_train, x_test, y_test)
         rows.append({"seed": seed, "test_accuracy": m.test_accuracy, "train_loss": m.train_loss, "seconds": seconds})
         print(f"  seed {seed:>4}  test accuracy {m.test_accuracy:7.2%}  train loss {m.train_loss:.4f}  {seconds:6.2f} s",
@@ -112,7 +113,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"tinytorch from {impl / 'tinytorch'}", flush=True)
             for key in keys:
                 results[key] = run_milestone(tt, config.milestone[key], seeds, args.epochs)
-    except (DatasetError, SetupError, measure.BadParameters) as exc:
+    except (DatasetError, SetupError, measure.BadParameters, verify.StepMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for key in keys:

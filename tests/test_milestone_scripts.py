@@ -1,7 +1,8 @@
-"""Milestone 03: the grader's recipe and runner (grader/milestones/m03) and the two student
-scripts that wrap it. The reference passes far above the thresholds, unfinished
-implementations get a list of what is missing (never a traceback), the scripts are exactly
-their rendering from the config, and the files the sandbox receives import nothing but NumPy."""
+"""Milestone 03: the grader's recipe, training loop and replay check (grader/milestones/m03) and
+the two student scripts that wrap them. The reference passes far above the thresholds and its
+steps replay exactly, unfinished implementations get a list of what is missing (never a
+traceback), the scripts are exactly their rendering from the config, and the files the sandbox
+receives import nothing but NumPy."""
 from __future__ import annotations
 
 import ast
@@ -22,7 +23,7 @@ import yaml
 
 from grader.config import DEFAULT_PATH, ConfigError, load_config
 from grader.datasets import DatasetError, load_mnist, load_tinydigits
-from grader.milestones.m03 import measure, readiness, recipe, score, scripts
+from grader.milestones.m03 import measure, readiness, recipe, score, scripts, verify
 from grader.milestones.m03.impl import using_tinytorch
 from grader.sandbox import DROPS_PRIVILEGES, Limits, run_probe
 
@@ -65,8 +66,8 @@ def _default_impl(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TINYTORCH_GRADER_CONFIG", raising=False)
 
 
-def trained_accuracy(model: Any, digits: Any, arch: recipe.Architecture) -> float:
-    params = measure.check_parameters([p.data for p in model.parameters()], arch)
+def trained_accuracy(run: recipe.Trained, digits: Any, arch: recipe.Architecture) -> float:
+    params = measure.check_parameters([p.data for p in run.model.parameters()], arch)
     x_test = recipe.prepare(digits.x_test, digits.pixel_max)
     return measure.accuracy(measure.logits(params, x_test), digits.y_test)
 
@@ -107,8 +108,8 @@ def hybrid(tmp_path: Path, stubs_dir: Path, stubbed: list[str]) -> Path:
 def test_tinydigits_reference_reaches_90_percent(reference_tt: ModuleType) -> None:
     """TinyDigits: the grader's recipe with the reference reaches >= 90% test accuracy."""
     d = load_tinydigits()
-    model = recipe.train(reference_tt, recipe.prepare(d.x_train, d.pixel_max), d.y_train, TINY.architecture, TINY.recipe)
-    accuracy = trained_accuracy(model, d, TINY.architecture)
+    run = recipe.train(reference_tt, recipe.prepare(d.x_train, d.pixel_max), d.y_train, TINY.architecture, TINY.recipe)
+    accuracy = trained_accuracy(run, d, TINY.architecture)
     assert accuracy >= 0.90, f"TinyDigits test accuracy {accuracy:.2%} with the reference, expected >= 90%"
 
 
@@ -117,7 +118,7 @@ def test_train_is_reproducible_for_a_seed(reference_tt: ModuleType) -> None:
     d = load_tinydigits()
     x = recipe.prepare(d.x_train, d.pixel_max)
     runs = [[p.data.copy() for p in recipe.train(reference_tt, x, d.y_train, TINY.architecture, TINY.recipe,
-                                                 seed=s, epochs=2).parameters()]
+                                                 seed=s, epochs=2).model.parameters()]
             for s in (3, 3, 4)]
     assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1]))
     assert not np.array_equal(runs[0][0], runs[2][0])
@@ -141,6 +142,7 @@ def test_tinydigits_main_passes_with_the_reference(tiny_script: ModuleType, caps
     assert re.search(r"epoch +1/\d+ +train loss \d\.\d{4} +test accuracy +\d+\.\d\d%", out), out
     assert re.search(r"test accuracy +\d+\.\d\d% +>= 75% +PASS", out), out
     assert re.search(r"final training loss +0\.\d{4} +< 0\.5 +PASS", out), out
+    assert "Replayed in NumPy: the first and the last 2 training steps follow" in out
     assert "FAIL" not in out
 
 
@@ -152,13 +154,152 @@ def test_mnist_reference_reaches_97_percent(reference_tt: ModuleType, capsys: py
         d = load_mnist()
     except DatasetError as exc:
         pytest.skip(f"MNIST is not available here: {str(exc).splitlines()[0]}")
-    model = recipe.train(reference_tt, recipe.prepare(d.x_train, d.pixel_max), d.y_train, MNIST.architecture, MNIST.recipe)
-    accuracy = trained_accuracy(model, d, MNIST.architecture)
+    run = recipe.train(reference_tt, recipe.prepare(d.x_train, d.pixel_max), d.y_train, MNIST.architecture, MNIST.recipe)
+    accuracy = trained_accuracy(run, d, MNIST.architecture)
     assert accuracy >= 0.97, f"MNIST test accuracy {accuracy:.2%} with the reference, expected >= 97%"
     assert load_script(MNIST_SCRIPT).main(["--impl", str(SOLUTIONS)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"test accuracy +9\d\.\d\d% +>= 94% +PASS", out), out
     assert re.search(r"final training loss +0\.\d{4} +< 0\.2 +PASS", out), out
+
+
+# ------------------------------------------------------------- the grader's loop and its replay
+def test_schedule_visits_every_image_once_per_epoch() -> None:
+    """The grader's batch order: steps numbered from 1, each epoch a permutation of all images
+    in batches (the last one shorter), the phase's learning rate, a fresh SGD per phase; the
+    same seed gives the same order, another seed another."""
+    r = recipe.Recipe(lr=0.1, final_lr=0.01, momentum=0.9, batch_size=32, epochs=3, seed=5)
+    steps = list(recipe.schedule(100, r))
+    assert [s.number for s in steps] == list(range(1, 13))
+    for epoch in range(3):
+        batches = [s for s in steps if s.epoch == epoch]
+        assert [len(s.rows) for s in batches] == [32, 32, 32, 4]
+        assert sorted(np.concatenate([s.rows for s in batches]).tolist()) == list(range(100))
+        assert [s.last_of_epoch for s in batches] == [False, False, False, True]
+    assert [s.lr for s in steps] == [0.1] * 8 + [0.01] * 4
+    assert [s.number for s in steps if s.fresh] == [1, 9]
+    again, other = list(recipe.schedule(100, r)), list(recipe.schedule(100, r, seed=6))
+    assert all(np.array_equal(a.rows, b.rows) for a, b in zip(steps, again))
+    assert not np.array_equal(steps[0].rows, other[0].rows)
+
+
+def test_grader_gradient_matches_centred_differences() -> None:
+    """verify.gradients: the grader's backward pass through Linear-ReLU-Linear and cross-entropy
+    equals centred differences of its loss (float64, a 5-4-3 MLP, no pre-activation near 0)."""
+    rng = np.random.default_rng(2024)
+    params = [rng.normal(size=(5, 4)), rng.normal(size=4), rng.normal(size=(4, 3)), rng.normal(size=3)]
+    x, y = rng.normal(size=(6, 5)), rng.integers(0, 3, size=6)
+    assert np.min(np.abs(x @ params[0] + params[1])) > 1e-3
+    g = verify.gradients(params, x, y)
+    for name, p, grad in zip(verify.NAMES, params, g.grads):
+        numeric = np.zeros_like(p)
+        for index in np.ndindex(p.shape):
+            saved = p[index]
+            p[index] = saved + 1e-6
+            up = verify.gradients(params, x, y).loss
+            p[index] = saved - 1e-6
+            down = verify.gradients(params, x, y).loss
+            p[index] = saved
+            numeric[index] = (up - down) / 2e-6
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8, err_msg=f"gradient of {name}")
+    assert all(not np.any(s) for s in g.slack), "no pre-activation is near 0, so nothing may be uncertain"
+
+
+def test_grader_gradient_accepts_either_relu_derivative_at_zero() -> None:
+    """A pre-activation of exactly 0 may round to either side in float32: the slack of W1 and
+    b1 covers the gradient taken with ReLU'(0) = 1 instead of 0."""
+    x = np.array([[1.0, 0.5], [0.25, -1.0]])
+    params = [np.array([[0.5, 1.0], [1.0, -0.5]]), np.array([-1.0, 0.25]), np.array([[1.0, -1.0], [0.5, 2.0]]),
+              np.zeros(2)]
+    y = np.array([1, 0])
+    z1 = x @ params[0] + params[1]
+    assert z1[0, 0] == 0.0
+    g = verify.gradients(params, x, y)
+    probs = np.exp(np.maximum(z1, 0) @ params[2])
+    probs /= probs.sum(axis=1, keepdims=True)
+    probs[np.arange(2), y] -= 1
+    dz1 = (probs / 2) @ params[2].T * (z1 >= 0)            # the other derivative at 0
+    other = [x.T @ dz1, dz1.sum(axis=0)]
+    for got, honest, slack in zip(other, g.grads[:2], g.slack[:2]):
+        assert np.all(np.abs(got - honest) <= slack + 1e-15)
+        assert np.any(got != honest)
+
+
+@pytest.fixture(scope="module")
+def reference_run(reference_tt: ModuleType) -> tuple[recipe.Trained, Any]:
+    """A two-epoch TinyDigits run of the reference with the grader's loop, and its data."""
+    d = load_tinydigits()
+    run = recipe.train(reference_tt, recipe.prepare(d.x_train, d.pixel_max), d.y_train, TINY.architecture,
+                       TINY.recipe, epochs=2)
+    return run, d
+
+
+def _check(trace: recipe.Trace, d: Any) -> list[np.ndarray]:
+    return verify.check_run(trace, TINY.architecture, TINY.recipe, recipe.prepare(d.x_train, d.pixel_max),
+                            d.y_train, epochs=2)
+
+
+def test_reference_run_replays_and_its_trace_survives_plain_data(reference_run: Any) -> None:
+    """The reference's run follows from its code; the trace, sent as the probe's plain data and
+    rebuilt, checks the same; the trained parameters are the model's."""
+    run, d = reference_run
+    steps = 2 * -(-len(d.x_train) // TINY.recipe.batch_size)
+    assert run.trace.losses.shape == (steps,) and len(run.trace.tail) == recipe.TAIL_STEPS + 2
+    final = _check(run.trace, d)
+    for got, p in zip(final, run.model.parameters()):
+        np.testing.assert_array_equal(got, p.data)
+    rebuilt = recipe.Trace.from_values(run.trace.as_values(), parameters=4, steps=steps)
+    for a, b in zip(_check(rebuilt, d), final):
+        np.testing.assert_array_equal(a, b)
+
+
+def _edited(trace: recipe.Trace, **changes: Any) -> recipe.Trace:
+    copy = recipe.Trace([p.copy() for p in trace.initial], [p.copy() for p in trace.first],
+                        [[p.copy() for p in state] for state in trace.tail], trace.losses.copy())
+    for name, value in changes.items():
+        setattr(copy, name, value)
+    return copy
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.first[0].__setitem__((3, 4), t.first[0][3, 4] + 1e-3),
+     r"the first training step does not follow from your forward/backward/step: W1 off by 0\.001 at \(3, 4\): "
+     r"expected \S+, got \S+ \(the grader's SGD step: lr 0\.1, momentum starting at the gradient, on the same 32 "
+     r"images, from your parameters before it\)"),
+    (lambda t: t.tail[-1][3].__setitem__(7, t.tail[-1][3][7] - 1e-4),
+     r"the last training step \(step 64 of 64\) does not follow from your forward/backward/step: b2 off by 0\.0001 "
+     r"at \(7\)"),
+    (lambda t: t.tail[-2][2].__setitem__((0, 0), t.tail[-2][2][0, 0] * 1.01 + 1e-4),
+     r"training step 63 of 64 does not follow"),
+    (lambda t: t.losses.__setitem__(0, t.losses[0] * 0.5),
+     r"the loss at the first training step does not follow from your parameters: loss.item\(\) gave"),
+    (lambda t: t.losses.__setitem__(-1, t.losses[-1] + 0.01), r"the loss at the last training step"),
+    (lambda t: setattr(t, "initial", t.final), r"training does not start from a fresh model: before the first step "
+                                               r"your parameters already classify 9\d\.\d% of the training images"),
+], ids=["first-step", "last-step", "step-before-last", "first-loss", "last-loss", "trained-start"])
+def test_replay_names_what_does_not_follow(edit: Any, message: str, reference_run: Any) -> None:
+    """One recorded number moved by a little more than float32 noise: StepMismatch names the
+    step, the parameter, the element, expected and got."""
+    run, d = reference_run
+    trace = _edited(run.trace)
+    edit(trace)
+    with pytest.raises(verify.StepMismatch, match=r"^Milestone 03 · " + message):
+        _check(trace, d)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda v: v.update(count=5), "the trained model has 5 parameter tensors, expected 4"),
+    (lambda v: v.update(count=True), "parameter count of True"),
+    (lambda v: v.update(tail_count=9), "holds 9 final states, expected 4"),
+    (lambda v: v.update(losses=v["losses"][:-1]), "losses of shape (63,), expected (64,) floats"),
+    (lambda v: v.pop("first2"), "lacks the arrays first0..first3"),
+], ids=["count", "bool-count", "tail-count", "losses", "missing-array"])
+def test_malformed_trace_values_say_what_is_wrong(edit: Any, message: str, reference_run: Any) -> None:
+    """Plain data that is not a trace of this run is a ValueError naming what is off."""
+    values = reference_run[0].trace.as_values()
+    edit(values)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        recipe.Trace.from_values(values, parameters=4, steps=64)
 
 
 def test_prepare_flattens_and_scales_to_float32() -> None:
@@ -238,6 +379,21 @@ def test_diverging_training_is_reported_without_a_table(tiny_script: ModuleType,
     assert tiny_script.main(["--impl", str(impl)]) == 1
     out = capsys.readouterr().out
     assert "NaN or inf" in out and "diverged" in out and "criteria" not in out, out
+
+
+def test_momentum_bug_is_caught_by_the_replay(tiny_script: ModuleType, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """An SGD that forgets its momentum after each step passes the one-step readiness check and
+    still trains, but the replayed last steps differ: exit 1, naming the step and the element."""
+    impl = hybrid(tmp_path, SOLUTIONS, [])
+    with open(impl / "tinytorch" / "optim.py", "a") as fh:
+        fh.write("\n_step = SGD.step\ndef _forgetful(self):\n    self.velocity = [None] * len(self.params)\n"
+                 "    _step(self)\nSGD.step = _forgetful\n")
+    assert tiny_script.main(["--impl", str(impl)]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"Milestone 03 · training step \d+ of \d+ does not follow from your forward/backward/step: "
+                     r"(W1|b1|W2|b2) off by \S+ at \(\d+(, \d+)?\): expected \S+, got \S+", out), out
+    assert "criteria" not in out and "Traceback" not in out
 
 
 # ------------------------------------------------------------------------- CLI behaviour

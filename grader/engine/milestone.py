@@ -1,8 +1,11 @@
 """Milestone 03 in the grade: the rows of each held-out run.
 
-Training and measuring live in `grader.milestones.m03` (`score.py`: the sandboxed training on
-the training split, `measure.py`: the grader's NumPy forward pass); this file turns each
-`MilestoneRun` into the criteria rows `grade` reports.
+Training, checking and measuring live in `grader.milestones.m03` (`score.py`: the grader's
+training loop in the sandbox on the training split, `verify.py`: the NumPy replay that the run
+follows from the student's code, `measure.py`: the grader's NumPy forward pass); this file
+turns each `MilestoneRun` into the criteria rows `grade` reports. A run that is not "ok"
+(not started, a replay that does not follow, malformed parameters) fails both rows with its
+message.
 """
 from __future__ import annotations
 

@@ -3,8 +3,11 @@
 In 1986 Rumelhart, Hinton and Williams showed that backpropagation trains networks with a
 hidden layer. This script proves your tinytorch (modules 01-08) can do the same: it trains
 Sequential(Linear(784, 128), ReLU(), Linear(128, 10)) (101,770 parameters) on the MNIST
-(28×28) training images with the grader's seeded recipe (SGD lr 0.1 (last epoch 0.01),
-momentum 0.9, batch 128, 3 epochs, seed 1986) and tests it on the held-out test images.
+(28×28) training images with the grader's training loop and seeded recipe (SGD lr 0.1 (last
+epoch 0.01), momentum 0.9, batch 128, 3 epochs, seed 1986) and tests it on the held-out test
+images. The loop calls your model, CrossEntropyLoss, backward() and SGD.step(); the grader
+replays its first and last steps in NumPy, and a run that does not follow from your code
+earns nothing.
 
 Passing: test accuracy >= 94% and final training loss < 0.2, the thresholds the grader uses
 (grader/config.yaml); the table at the end shows both. Before training it checks that every

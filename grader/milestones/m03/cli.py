@@ -4,9 +4,10 @@
 
 It chooses the tinytorch (`--impl DIR`, else $TINYTORCH_IMPL, else assignments/), checks that
 every piece the milestone needs is there (listing what is missing per module otherwise),
-trains with the recipe from grader/config.yaml (`--seed`, `--epochs` to experiment), prints
-one line per epoch, measures the trained parameters with the grader's own NumPy forward pass
-and prints the criteria table. Exit status: 0 when every criterion passes; 1 when tinytorch is
+trains with the grader's loop and the recipe from grader/config.yaml (`--seed`, `--epochs` to
+experiment), prints one line per epoch, replays the first and last steps in NumPy as the
+grader does, measures the trained parameters with the grader's own NumPy forward pass and
+prints the criteria table. Exit status: 0 when every criterion passes; 1 when tinytorch is
 not ready, a criterion fails or the data cannot be loaded; 2 on a usage error.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any  # noqa: E402
 
 from grader.config import Config, ConfigError, MilestoneSpec, load_config  # noqa: E402
 from grader.datasets import DatasetError  # noqa: E402
-from grader.milestones.m03 import data, measure, readiness, recipe, report  # noqa: E402
+from grader.milestones.m03 import data, measure, readiness, recipe, report, verify  # noqa: E402
 from grader.milestones.m03.impl import IMPL_ENV_VAR, SetupError, UsageError, resolve_impl, using_tinytorch  # noqa: E402
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -119,13 +120,19 @@ def train_and_judge(tt: ModuleType, spec: MilestoneSpec, digits: Any, *, seed: i
                                    time.perf_counter() - start), flush=True)
 
     try:
-        model = recipe.train(tt, x_train, y_train, arch, spec.recipe, seed=seed, epochs=epochs,
-                             on_epoch_end=progress, x_val=x_test, y_val=y_test)
-        params = measure.check_parameters([getattr(p, "data", p) for p in model.parameters()], arch)
+        run = recipe.train(tt, x_train, y_train, arch, spec.recipe, seed=seed, epochs=epochs,
+                           on_epoch_end=progress, x_val=x_test, y_val=y_test)
+        seconds = time.perf_counter() - start
+        params = verify.check_run(run.trace, arch, spec.recipe, x_train, y_train, seed=seed, epochs=epochs)
     except measure.BadParameters as exc:
         print(f"\nThe trained model cannot be measured: {exc}.", flush=True)
         if "NaN" in str(exc):
             print(report.DIVERGED, flush=True)
+        return EXIT_FAILED
+    except verify.StepMismatch as exc:
+        print(f"\n{exc}", flush=True)
+        print(f"\nFAIL: the grader replays training steps like this one and gives no {spec.title} points "
+              f"when they do not follow from your code.", flush=True)
         return EXIT_FAILED
     except NotImplementedError as exc:
         report.print_problems([readiness.problem_from(exc, "08", "training", names)], names, impl)
@@ -133,9 +140,10 @@ def train_and_judge(tt: ModuleType, spec: MilestoneSpec, digits: Any, *, seed: i
     except Exception as exc:  # a bug in student code: say where, without a wall of traceback
         print(f"\nTraining stopped: {readiness.describe_exception(exc)}", flush=True)
         return EXIT_FAILED
-    seconds = time.perf_counter() - start
     m = measure.measure(params, x_train, y_train, x_test, y_test)
     print(f"Trained in {seconds:.2f} s (the grader allows {spec.time_limit_seconds:g} s for this milestone).")
+    print(f"Replayed in NumPy: the first and the last {recipe.TAIL_STEPS} training steps follow from your forward "
+          f"pass, backward pass and SGD step.")
     print(f"Measured from model.parameters() with the grader's NumPy forward pass: test accuracy on the "
           f"{len(x_test)} test images, training loss = the final model's mean cross-entropy over the "
           f"{len(x_train)} training images.", flush=True)

@@ -3,15 +3,16 @@
     problems = readiness_problems(tt, {"01": "tensor", ..., "08": "training"})
     for p in problems: print(p.line(names))    # "Module 03 (layers): Linear init"
 
-One tiny call per piece the milestone uses (Tensor add and matmul, ReLU, Module, Linear,
-Sequential, CrossEntropyLoss, DataLoader, backward, SGD, Trainer). A stub's
-`NotImplementedError("Module 06: backward pass")` names its own module and task; any other
-error is charged to the tinytorch file it came from. So a student sees a list of what to do,
-never a traceback.
+One tiny call per piece of modules 01-08 that training an MLP involves (Tensor add and
+matmul, ReLU, Module, Linear, Sequential, CrossEntropyLoss, DataLoader, backward, SGD,
+Trainer). A stub's `NotImplementedError("Module 06: backward pass")` names its own module and
+task; any other error is charged to the tinytorch file it came from. So a student sees a list
+of what to do, never a traceback.
 
 Sandbox-safe: NumPy and the standard library only, with tinytorch passed in as `tt`. The
-scripts run it in the student's process before training; the grade runs it in the sandbox
-worker (copied as `m03_readiness.py`) to explain a training that was "not started".
+scripts run it in the student's process before training and train only when it finds nothing;
+the grade runs it in the sandbox worker (copied as `m03_readiness.py`) before training, and a
+missing piece makes the run "not started" with this list.
 """
 from __future__ import annotations
 
@@ -184,6 +185,7 @@ def check_trainer_alone(tt: ModuleType) -> None:
     trainer = tt.Trainer(_StandInModel(tt), _StandInLoss(), _StandInOptimizer())
     trainer.train_epoch(batches)
     trainer.evaluate(batches)
+    trainer.fit(batches, 1)
 
 
 def check_trainer(tt: ModuleType) -> None:
@@ -193,6 +195,7 @@ def check_trainer(tt: ModuleType) -> None:
     float(trainer.train_epoch(loader))
     val_loss, val_accuracy = trainer.evaluate(loader)
     float(val_loss), float(val_accuracy)
+    trainer.fit(loader, 1)
 
 
 # (module, task, check, report errors other than NotImplementedError?)
@@ -208,7 +211,7 @@ CHECKS: list[tuple[str, str, Callable[[ModuleType], None], bool]] = [
     ("06", "loss.backward() through the MLP", check_mlp_backward, True),
     ("07", "SGD step with momentum", check_sgd, True),
     ("08", "Trainer with stand-in model, loss and optimizer", check_trainer_alone, False),
-    ("08", "Trainer.train_epoch and evaluate", check_trainer, True),
+    ("08", "Trainer.train_epoch, evaluate and fit", check_trainer, True),
 ]
 
 

@@ -1,12 +1,16 @@
-"""The Milestone 03 model and its seeded training recipe, run with the student's tinytorch.
+"""The Milestone 03 model, its seeded training recipe and the grader's training loop.
 
     arch, recipe = Architecture(64, 32), Recipe(lr=0.1, final_lr=0.01, momentum=0.9,
                                                 batch_size=32, epochs=10, seed=1986)
-    model = train(tt, prepare(images, 16), labels, arch, recipe)   # a trained tt.Sequential
+    run = train(tt, prepare(images, 16), labels, arch, recipe)   # run.model: a trained tt.Sequential
+    run.trace                                                    # what the grader checks (verify.py)
 
 The numbers come from the `milestone03:` section of grader/config.yaml (`MilestoneSpec`).
-Training uses only tinytorch's public API (`DataLoader`, `TensorDataset`, `CrossEntropyLoss`,
-`SGD`, `Trainer.fit`): it never re-implements what the student writes.
+The loop is the grader's own and calls exactly what the student wrote for it: the model's
+forward pass `model(x)`, `CrossEntropyLoss()(logits, y)`, `loss.item()`, `optimizer.zero_grad()`,
+`loss.backward()` and `SGD.step()`. Batches come from the grader's own seeded shuffle
+(`schedule`), not from the student's DataLoader, so the grader knows every batch and can replay
+any step in NumPy; `Trainer` and `DataLoader` earn their points in their own modules.
 
 Sandbox-safe: this file imports only NumPy and the standard library, and `tinytorch` is always
 passed in as `tt`. The grader copies it into the sandbox worker's folder beside the probe
@@ -15,9 +19,10 @@ passed in as `tt`. The grader copies it into the sandbox worker's folder beside 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections import deque
+from dataclasses import asdict, dataclass, field
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -27,6 +32,8 @@ History = dict[str, list[float]]
 EpochCallback = Callable[[int, History], None]
 
 VAL_BATCH_SIZE = 1000       # batches for the optional per-epoch validation; no effect on training
+BATCH_ORDER_STREAM = 3      # the batch order's generator is seeded with [seed, 3]: independent of tt.manual_seed(seed)
+TAIL_STEPS = 2              # the last steps the grader replays; the trace keeps one state more, for the momentum
 
 
 @dataclass(frozen=True)
@@ -64,12 +71,12 @@ class Recipe:
     momentum: float
     batch_size: int
     epochs: int
-    seed: int          # tt.manual_seed: weight initialisation and batch order
+    seed: int          # tt.manual_seed (weight initialisation) and the grader's batch order
 
     def phases(self, epochs: int | None = None) -> list[tuple[float, int]]:
         """(learning rate, epochs) per phase: `lr` for all epochs but the last, which uses
         `final_lr`: a smaller step at the end settles the weights near a minimum instead of
-        letting them bounce around it."""
+        letting them bounce around it. Each phase has a fresh SGD (its momentum starts at 0)."""
         epochs = self.epochs if epochs is None else epochs
         if epochs >= 2 and self.final_lr != self.lr:
             return [(self.lr, epochs - 1), (self.final_lr, 1)]
@@ -87,6 +94,104 @@ class Recipe:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Step:
+    """One optimisation step of a run."""
+
+    number: int           # from 1
+    epoch: int            # from 0, over the whole run
+    lr: float
+    fresh: bool           # the first step of its phase's SGD: the momentum buffer starts as the gradient
+    last_of_epoch: bool
+    rows: Array           # (batch,) indices into the training set
+
+
+def schedule(n: int, recipe: Recipe, *, seed: int | None = None, epochs: int | None = None) -> Iterator[Step]:
+    """Every step of a run on `n` training images, in order: per epoch, a permutation of
+    range(n) from numpy.random.default_rng([seed, BATCH_ORDER_STREAM]), cut into batches of
+    `recipe.batch_size` (the last one shorter when n is not a multiple). The sandboxed loop and
+    the grader's replay both walk this, so they agree on every batch."""
+    order = np.random.default_rng([recipe.seed if seed is None else seed, BATCH_ORDER_STREAM])
+    number, epoch, size = 0, 0, recipe.batch_size
+    for lr, count in recipe.phases(epochs):
+        fresh = True
+        for _ in range(count):
+            permutation = order.permutation(n)
+            starts = range(0, n, size)
+            for start in starts:
+                number += 1
+                yield Step(number, epoch, lr, fresh, start == starts[-1], permutation[start:start + size])
+                fresh = False
+            epoch += 1
+
+
+@dataclass
+class Trace:
+    """What the grader's loop recorded of one run, for the grader to check that the trained
+    model follows from the student's forward pass, backward pass and SGD step (verify.py).
+    Every state is a list of arrays in `parameters()` order: W1, b1, W2, b2."""
+
+    initial: list[Array]                  # before the first step
+    first: list[Array]                    # after the first step
+    tail: list[list[Array]]               # after steps T - TAIL_STEPS - 1, ..., T of a run of T steps (at
+                                          # most; "after step 0" is the initial state); tail[-1]: the trained model
+    losses: Array                         # (steps,) float64: loss.item() of every step, in order
+
+    @property
+    def final(self) -> list[Array]:
+        return self.tail[-1]
+
+    def as_values(self, limit: int = 8) -> dict[str, Any]:
+        """Plain data for the probe to return: `count`, `tail_count`, `losses` and the arrays
+        `initial{i}`, `first{i}`, `tail{k}_{i}` (only when count <= limit)."""
+        count = len(self.initial)
+        out: dict[str, Any] = {"count": count, "tail_count": len(self.tail), "losses": self.losses}
+        if count <= limit:
+            for i in range(count):
+                out[f"initial{i}"], out[f"first{i}"] = self.initial[i], self.first[i]
+                for k, state in enumerate(self.tail):
+                    out[f"tail{k}_{i}"] = state[i]
+        return out
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any], *, parameters: int, steps: int) -> "Trace":
+        """Rebuild a trace from a probe's plain data, expecting `parameters` tensors and a run of
+        `steps` steps; ValueError saying what is wrong otherwise (the arrays themselves are
+        checked by measure.check_parameters)."""
+        count = values.get("count")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ValueError(f"the worker reported a parameter count of {count!r}")
+        if count != parameters:
+            raise ValueError(f"the trained model has {count} parameter tensors, expected {parameters}")
+        tail_count = values.get("tail_count")
+        expected_tail = min(steps, TAIL_STEPS + 1) + 1
+        if tail_count != expected_tail:
+            raise ValueError(f"the training trace holds {tail_count!r} final states, expected {expected_tail}")
+        losses = values.get("losses")
+        if not isinstance(losses, np.ndarray) or losses.shape != (steps,) or losses.dtype.kind != "f":
+            shape = getattr(losses, "shape", type(losses).__name__)
+            raise ValueError(f"the training trace holds losses of shape {shape}, expected ({steps},) floats")
+
+        def state(prefix: str) -> list[Array]:
+            arrays = [values.get(f"{prefix}{i}") for i in range(count)]
+            if any(not isinstance(a, np.ndarray) for a in arrays):
+                raise ValueError(f"the training trace lacks the arrays {prefix}0..{prefix}{count - 1}")
+            return arrays
+
+        return cls(state("initial"), state("first"), [state(f"tail{k}_") for k in range(expected_tail)],
+                   losses.astype(np.float64))
+
+
+@dataclass
+class Trained:
+    """One finished run: the model, the tensors the optimizer updated, the trace and the history."""
+
+    model: Any
+    parameters: list[Any]                 # model.parameters() as taken before the first step
+    trace: Trace
+    history: History = field(default_factory=dict)
+
+
 def prepare(images: Array, pixel_max: int) -> Array:
     """Images (N, H, W) uint8 in 0..pixel_max -> (N, H*W) float32 in [0, 1]."""
     return images.reshape(len(images), -1).astype(np.float32) / np.float32(pixel_max)
@@ -97,46 +202,68 @@ def build_model(tt: ModuleType, arch: Architecture) -> Any:
     return tt.Sequential(tt.Linear(arch.inputs, arch.hidden), tt.ReLU(), tt.Linear(arch.hidden, arch.classes))
 
 
-def fit(tt: ModuleType, model: Any, x_train: Array, y_train: Array, recipe: Recipe, *, epochs: int | None = None,
-        on_epoch_end: EpochCallback | None = None, x_val: Array | None = None, y_val: Array | None = None) -> Any:
-    """Train `model` in place with `recipe` and cross-entropy; return it.
-
-    x_train: (N, D) float32, y_train: (N,) int64 class labels; x_val, y_val likewise (M, D), (M,).
-    Each phase (see `Recipe.phases`) is one `Trainer.fit` with a fresh `SGD`; batches come from
-    a shuffled `DataLoader`. `on_epoch_end(epoch, history)` gets the epoch counted from 0 over
-    the whole run and the current phase's history (its last entries are the latest epoch).
-    """
-    loss_fn = tt.CrossEntropyLoss()
-    loader = tt.DataLoader(tt.TensorDataset(x_train, y_train), batch_size=recipe.batch_size, shuffle=True)
-    val_loader = None
-    if x_val is not None and y_val is not None:
-        val_loader = tt.DataLoader(tt.TensorDataset(x_val, y_val), batch_size=VAL_BATCH_SIZE)
-    done = 0
-    for lr, count in recipe.phases(epochs):
-        optimizer = tt.SGD(model.parameters(), lr=lr, momentum=recipe.momentum)
-        tt.Trainer(model, loss_fn, optimizer).fit(loader, count, val_loader=val_loader,
-                                                  on_epoch_end=_shifted(on_epoch_end, done))
-        done += count
-    return model
+def _snapshot(tensors: list[Any]) -> list[Array]:
+    """Copies of the tensors' current values."""
+    return [np.array(t.data, copy=True) for t in tensors]
 
 
-def _shifted(callback: EpochCallback | None, offset: int) -> EpochCallback | None:
-    """`callback` with the epoch counted over the whole run rather than within one phase."""
-    if callback is None:
-        return None
-    return lambda epoch, history: callback(offset + epoch, history)
+def _validate(tt: ModuleType, model: Any, loss_fn: Any, x_val: Array, y_val: Array) -> tuple[float, float]:
+    """(mean loss, accuracy) of the student's model on (x_val, y_val), under tt.no_grad()."""
+    loss_sum, hits = 0.0, 0
+    with tt.no_grad():
+        for begin in range(0, len(x_val), VAL_BATCH_SIZE):
+            images, labels = x_val[begin:begin + VAL_BATCH_SIZE], y_val[begin:begin + VAL_BATCH_SIZE]
+            scores = model(tt.Tensor(images))
+            loss_sum += float(loss_fn(scores, tt.Tensor(labels)).item()) * len(labels)
+            hits += int(np.sum(np.argmax(np.asarray(scores.data), axis=-1) == labels))
+    return loss_sum / len(y_val), hits / len(y_val)
 
 
 def train(tt: ModuleType, x_train: Array, y_train: Array, arch: Architecture, recipe: Recipe, *,
           seed: int | None = None, epochs: int | None = None, on_epoch_end: EpochCallback | None = None,
-          x_val: Array | None = None, y_val: Array | None = None) -> Any:
-    """Seed tinytorch, build a fresh model and train it with `recipe`; return the model.
+          x_val: Array | None = None, y_val: Array | None = None) -> Trained:
+    """Seed tinytorch, build a fresh model and train it with `recipe`; return the run.
 
     tt: the tinytorch package; x_train: (N, arch.inputs) float32 from `prepare`; y_train: (N,)
-    int64. `seed` and `epochs` override the recipe's. on_epoch_end(epoch, history), x_val
-    (M, arch.inputs), y_val (M,): optional progress reporting, as in `Trainer.fit`.
-    The same seed gives the same model.
+    int64. `seed` and `epochs` override the recipe's. Each step, on the batch `schedule` gives:
+    logits = model(x); loss = CrossEntropyLoss()(logits, y); loss.item(); zero_grad(); backward();
+    step(), with a fresh SGD per phase (`Recipe.phases`). on_epoch_end(epoch, history), x_val
+    (M, arch.inputs), y_val (M,): optional progress, as in `Trainer.fit` (epoch from 0; history
+    has train_loss, the mean of the epoch's step losses weighted by batch size, and val_loss,
+    val_accuracy when x_val is given). The same seed gives the same run.
     """
     tt.manual_seed(recipe.seed if seed is None else seed)
     model = build_model(tt, arch)
-    return fit(tt, model, x_train, y_train, recipe, epochs=epochs, on_epoch_end=on_epoch_end, x_val=x_val, y_val=y_val)
+    tensors = list(model.parameters())
+    loss_fn = tt.CrossEntropyLoss()
+    initial = _snapshot(tensors)
+    first: list[Array] = []
+    tail: deque[list[Array]] = deque([initial], maxlen=TAIL_STEPS + 2)
+    losses: list[float] = []
+    validating = x_val is not None and y_val is not None
+    history: History = {name: [] for name in ("train_loss", "val_loss", "val_accuracy")[:3 if validating else 1]}
+    optimizer, epoch_sum, epoch_count = None, 0.0, 0
+    for step in schedule(len(x_train), recipe, seed=seed, epochs=epochs):
+        if step.fresh:
+            optimizer = tt.SGD(tensors, lr=step.lr, momentum=recipe.momentum)
+        batch_loss = loss_fn(model(tt.Tensor(x_train[step.rows])), tt.Tensor(y_train[step.rows]))
+        value = float(batch_loss.item())
+        optimizer.zero_grad()
+        batch_loss.backward()
+        optimizer.step()
+        state = _snapshot(tensors)
+        first = first or state
+        tail.append(state)
+        losses.append(value)
+        epoch_sum, epoch_count = epoch_sum + value * len(step.rows), epoch_count + len(step.rows)
+        if step.last_of_epoch:
+            summary = {"train_loss": epoch_sum / epoch_count}
+            if validating:
+                summary["val_loss"], summary["val_accuracy"] = _validate(tt, model, loss_fn, x_val, y_val)
+            for name, figure in summary.items():
+                history[name].append(figure)
+            epoch_sum, epoch_count = 0.0, 0
+            if on_epoch_end:
+                on_epoch_end(step.epoch, history)
+    trace = Trace(initial, first, list(tail), np.asarray(losses, dtype=np.float64))
+    return Trained(model, tensors, trace, history)

@@ -3,15 +3,18 @@
     run = train_and_measure(impl, spec, load_tinydigits)
     run.status, run.test_accuracy, run.train_loss, run.train_seconds
 
-The sandbox worker gets only the training split and the recipe module (`recipe.py`, copied
-from this package, never from the student's folder), trains with the student's tinytorch and
-returns the trained parameters as arrays. The grader validates them and computes the final
-training loss and the test accuracy with its own NumPy forward pass (`measure.py`) on data the
-worker never saw. The training time is the worker's own wall time from start to exit
-(`ProbeResult.seconds`): waiting for a free sandbox slot is not counted.
+The sandbox worker gets only the training split and the grader's own files (`recipe.py`,
+`readiness.py`, copied from this package, never from the student's folder). It runs the
+readiness checks, then the grader's training loop, which calls the student's forward pass,
+loss, backward and SGD step, and returns what the loop recorded (`recipe.Trace`). The grader
+checks that the run follows from the student's code by replaying its first and last steps in
+NumPy (`verify.py`), then computes the final training loss and the test accuracy of the last
+recorded state with its own NumPy forward pass (`measure.py`) on data the worker never saw.
+The training time is the worker's own wall time from start to exit (`ProbeResult.seconds`):
+waiting for a free sandbox slot is not counted.
 
-When training stops at a NotImplementedError, a second, short probe runs the readiness checks
-(`readiness.py`) in the sandbox, so the reason lists every missing piece per module.
+A tinytorch with a piece still missing (a NotImplementedError in the readiness checks) is not
+trained: the run is "not started", listing every missing piece per module.
 """
 from __future__ import annotations
 
@@ -20,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.config import Config, MilestoneSpec
-from grader.milestones.m03 import measure, readiness, recipe
+from grader.config import Config, MilestoneSpec, load_config
+from grader.milestones.m03 import measure, readiness, recipe, verify
 from grader.sandbox import Limits, ProbeResult, run_probe
 
-RECIPE_FILE = "m03_recipe.py"          # the names the probes import in the worker's folder
+RECIPE_FILE = "m03_recipe.py"          # the names the probe imports in the worker's folder
 READINESS_FILE = "m03_readiness.py"
 MAX_PARAMETERS = 8                     # tensors taken back from the worker; the model has 4
 MAX_PROBLEMS = 40                      # readiness problems shown; the checks report at most 12
@@ -35,7 +38,8 @@ class MilestoneRun:
     """What one milestone training produced, as measured by the grader."""
 
     key: str
-    status: str                         # "ok" or a ProbeResult status / "bad_parameters" / "data_error"
+    status: str                         # "ok", a ProbeResult status, "bad_parameters", "inconsistent"
+                                        # (the run does not follow from the student's code) or "data_error"
     message: str = ""
     test_accuracy: float | None = None
     train_loss: float | None = None
@@ -46,24 +50,16 @@ class MilestoneRun:
 # ------------------------------------------------------------------ probes (run in the worker)
 # Only each probe's own source crosses into the worker, beside RECIPE_FILE and READINESS_FILE:
 # a probe refers to nothing else of this file (hence the literal 8 for MAX_PARAMETERS).
-def train_probe(tt, x_train, y_train, pixel_max, architecture, recipe):
-    import sys
-    sys.path.insert(0, ".")
-    import m03_recipe as m
-    model = m.train(tt, m.prepare(x_train, int(pixel_max)), y_train,
-                    m.Architecture(**architecture), m.Recipe(**recipe))
-    params = list(model.parameters())
-    out = {"count": len(params)}
-    for i, p in enumerate(params[:8]):
-        out[f"p{i}"] = p.data
-    return out
-
-
-def readiness_probe(tt, names):
+def train_probe(tt, x_train, y_train, pixel_max, architecture, recipe, names):
     import sys
     sys.path.insert(0, ".")
     import m03_readiness
-    return {"problems": [p.as_dict() for p in m03_readiness.readiness_problems(tt, names)]}
+    import m03_recipe as m
+    problems = m03_readiness.readiness_problems(tt, names)
+    if any(p.missing for p in problems):
+        return {"problems": [p.as_dict() for p in problems]}
+    run = m.train(tt, m.prepare(x_train, int(pixel_max)), y_train, m.Architecture(**architecture), m.Recipe(**recipe))
+    return run.trace.as_values(limit=8)
 
 
 def _source(fn: Callable[..., Any]) -> str:
@@ -76,12 +72,16 @@ def _files() -> dict[str, Path]:
 
 # ------------------------------------------------------------------------- the grader's side
 def train_and_measure(impl: Path, spec: MilestoneSpec, load_data: Callable[[], Any], *,
-                      uid_slot: int | None = None) -> MilestoneRun:
-    """Train milestone `spec.key` in the sandbox with the implementation at `impl` and measure it.
+                      names: readiness.ModuleNames | None = None, uid_slot: int | None = None) -> MilestoneRun:
+    """Train milestone `spec.key` in the sandbox with the implementation at `impl`, check that
+    the run follows from the student's code (verify.py) and measure it.
 
-    load_data() -> grader.datasets.Digits. A NotImplementedError in training gives status
-    "not_implemented" with the stub's message (`run_milestones` adds the full list).
+    load_data() -> grader.datasets.Digits; names: {"01": "tensor", ...} (default: the kit's
+    config). A tinytorch with a piece still missing is "not_implemented", its message listing
+    every missing piece per module; a run that does not follow from the student's forward,
+    backward and step is "inconsistent".
     """
+    names = names if names is not None else {num: m.name for num, m in load_config().modules.items()}
     try:
         data = load_data()
     except Exception as exc:  # DatasetError and friends: actionable message, no traceback
@@ -89,17 +89,25 @@ def train_and_measure(impl: Path, spec: MilestoneSpec, load_data: Callable[[], A
     limits = Limits(wall_seconds=spec.time_limit_seconds, memory_bytes=spec.memory_mb * 1024 * 1024)
     result = run_probe(impl, _source(train_probe), "train_probe",
                        {"x_train": data.x_train, "y_train": data.y_train, "pixel_max": int(data.pixel_max),
-                        "architecture": spec.architecture.as_dict(), "recipe": spec.recipe.as_dict()},
+                        "architecture": spec.architecture.as_dict(), "recipe": spec.recipe.as_dict(),
+                        "names": dict(names)},
                        limits=limits, files=_files(), uid_slot=uid_slot)
     seconds = result.seconds
     if result.status != "ok":
         return MilestoneRun(spec.key, result.status, _probe_failure(result), train_seconds=seconds)
+    if "problems" in result.values:
+        missing = readiness.summary(_problems_from(result.values["problems"]), names) or "a TODO"
+        return MilestoneRun(spec.key, "not_implemented", f"not started: {missing}", train_seconds=seconds)
+    x_train = recipe.prepare(data.x_train, data.pixel_max)
     try:
-        params = measure.check_parameters(_returned_parameters(result.values, spec), spec.architecture)
+        steps = sum(1 for _ in recipe.schedule(len(x_train), spec.recipe))
+        trace = recipe.Trace.from_values(result.values, parameters=len(spec.architecture.shapes), steps=steps)
+        params = verify.check_run(trace, spec.architecture, spec.recipe, x_train, data.y_train)
+    except verify.StepMismatch as exc:
+        return MilestoneRun(spec.key, "inconsistent", str(exc), train_seconds=seconds)
     except (measure.BadParameters, TypeError, ValueError) as exc:
-        return MilestoneRun(spec.key, "bad_parameters", str(exc), train_seconds=seconds)
-    m = measure.measure(params, recipe.prepare(data.x_train, data.pixel_max), data.y_train,
-                        recipe.prepare(data.x_test, data.pixel_max), data.y_test)
+        return MilestoneRun(spec.key, "bad_parameters", _parameter_problem(exc, spec), train_seconds=seconds)
+    m = measure.measure(params, x_train, data.y_train, recipe.prepare(data.x_test, data.pixel_max), data.y_test)
     run = MilestoneRun(spec.key, "ok", train_seconds=seconds, train_loss=m.train_loss, test_accuracy=m.test_accuracy)
     run.metrics = {"test_accuracy": round(m.test_accuracy, 6), "train_loss": round(m.train_loss, 6),
                    "train_seconds": round(seconds, 3), "time_limit_seconds": spec.time_limit_seconds,
@@ -107,30 +115,12 @@ def train_and_measure(impl: Path, spec: MilestoneSpec, load_data: Callable[[], A
     return run
 
 
-def _returned_parameters(values: dict[str, Any], spec: MilestoneSpec) -> list[Any]:
-    """The arrays p0, p1, ... the worker returned; BadParameters when their count does not add up."""
-    count = values.get("count", -1)
-    if isinstance(count, bool) or not isinstance(count, int):
-        raise measure.BadParameters(f"the worker reported a parameter count of {count!r}")
-    params = [values.get(f"p{i}") for i in range(min(max(count, 0), MAX_PARAMETERS))]
-    if count != len(params) or any(p is None for p in params):
-        raise measure.BadParameters(f"the trained model has {count} parameter tensors, "
-                                    f"expected {len(spec.architecture.shapes)} ({spec.architecture.describe()})")
-    return params
-
-
-def missing_pieces(impl: Path, names: readiness.ModuleNames, *, uid_slot: int | None = None,
-                   limits: Limits | None = None) -> str:
-    """The readiness problems of `impl`, checked in the sandbox, as one line grouped by module
-    ('Module 01 (tensor): add forward; Module 03 (layers): Linear init'); "" when the checks
-    find nothing or cannot run."""
-    result = run_probe(impl, _source(readiness_probe), "readiness_probe", {"names": dict(names)},
-                       limits=limits or Limits(wall_seconds=30, memory_bytes=1024 ** 3), files=_files(),
-                       uid_slot=uid_slot)
-    if result.status != "ok":
-        return ""
-    problems = _problems_from(result.values.get("problems"))
-    return readiness.summary(problems, names)
+def _parameter_problem(exc: Exception, spec: MilestoneSpec) -> str:
+    """The message of a malformed trace, naming the architecture when the count is off."""
+    text = str(exc)
+    if "parameter tensors" in text:
+        return f"{text} ({spec.architecture.describe()})"
+    return text
 
 
 def _problems_from(raw: Any) -> list[readiness.Problem]:
@@ -156,15 +146,7 @@ def _probe_failure(result: ProbeResult) -> str:
 
 def run_milestones(impl: Path, cfg: Config, loaders: dict[str, Callable[[], Any]],
                    uid_slot: int | None = None) -> dict[str, MilestoneRun]:
-    """Train and measure every milestone dataset in the config, in order. Runs that were not
-    started say what is missing, per module (checked once, in the sandbox)."""
-    runs = {key: train_and_measure(impl, spec, loaders[key], uid_slot=uid_slot) for key, spec in cfg.milestone.items()}
-    if any(run.status == "not_implemented" for run in runs.values()):
-        sb = cfg.sandbox
-        missing = missing_pieces(impl, {num: m.name for num, m in cfg.modules.items()}, uid_slot=uid_slot,
-                                 limits=Limits(wall_seconds=sb.probe_time_limit_seconds,
-                                               memory_bytes=sb.probe_memory_mb * 1024 * 1024))
-        for run in runs.values():
-            if run.status == "not_implemented" and missing:
-                run.message = f"not started: {missing}"
-    return runs
+    """Train, check and measure every milestone dataset in the config, in order."""
+    names = {num: m.name for num, m in cfg.modules.items()}
+    return {key: train_and_measure(impl, spec, loaders[key], names=names, uid_slot=uid_slot)
+            for key, spec in cfg.milestone.items()}

@@ -82,7 +82,10 @@ def render(spec: MilestoneSpec, part: int) -> str:
                  f"hidden layer. This script proves your tinytorch (modules 01-08) can do the same: it trains "
                  f"Sequential(Linear({arch.inputs}, {arch.hidden}), ReLU(), Linear({arch.hidden}, {arch.classes})) "
                  f"({arch.parameter_count:,} parameters) on the {spec.title} training images with the grader's "
-                 f"seeded recipe ({spec.recipe.describe()}) and tests it on the held-out test images.")
+                 f"training loop and seeded recipe ({spec.recipe.describe()}) and tests it on the held-out test "
+                 f"images. The loop calls your model, CrossEntropyLoss, backward() and SGD.step(); the grader "
+                 f"replays its first and last steps in NumPy, and a run that does not follow from your code "
+                 f"earns nothing.")
     passing = _fill(f"Passing: test accuracy >= {spec.min_test_accuracy:.0%} and final training loss < "
                     f"{spec.max_train_loss:g}, the thresholds the grader uses (grader/config.yaml); the table at "
                     f"the end shows both. Before training it checks that every piece of tinytorch it needs is "
