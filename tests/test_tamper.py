@@ -260,58 +260,6 @@ def test_grading_twice_gives_the_same_rows(work: Path, cfg, scores) -> None:
     assert first.score == second.score == scores["control"]
 
 
-# ------------------------------------------------------------------------------ milestone
-def test_milestone_training_cannot_read_the_test_split(work: Path) -> None:
-    """Trainer.fit looks for the test data on disk and refuses to train when it finds it:
-    blocked by the sandbox, it trains normally and passes TinyDigits on held-out data."""
-    cfg = tamper_config(work, milestone=True)
-    paths = [str(repo_root() / "data" / "tinydigits.npz"), str(Path.home() / ".cache" / "tinytorch-kit")]
-    code = f"""
-_honest_fit = Trainer.train_epoch
-def _peeking_train_epoch(self, loader):
-    import os
-    for path in {paths!r}:
-        if os.path.exists(path) and os.access(path, os.R_OK):
-            try:
-                open(path, "rb").close() if os.path.isfile(path) else os.listdir(path)
-                raise RuntimeError("could read " + path)
-            except PermissionError:
-                pass
-    return _honest_fit(self, loader)
-Trainer.train_epoch = _peeking_train_epoch
-"""
-    sub = make_submission(work, "peeker", append={"training.py": code})
-    report = grade_leased(sub, "milestone03", cfg, hidden=False, public=False)
-    assert [r.outcome for r in report.rows] == [PASSED, PASSED], [(r.title, r.reason) for r in report.rows]
-
-
-@pytest.mark.parametrize("trick,needle", [
-    ("nan", "NaN"), ("wrong_count", "parameter tensors"), ("wrong_shape", "shape"),
-])
-def test_malformed_milestone_parameters_score_zero_with_a_message(trick: str, needle: str, work: Path) -> None:
-    cfg = tamper_config(work, milestone=True)
-    change = {
-        "nan": "model.parameters()[0].data[...] = float('nan')",
-        "wrong_count": "model.layers.append(Linear(10, 10))",
-        "wrong_shape": "model.layers[0].weight = Tensor(model.layers[0].weight.data.T.copy(), requires_grad=True)",
-    }[trick]
-    code = f"""
-_honest_fit2 = Trainer.fit
-def _broken_fit(self, *args, **kwargs):
-    history = _honest_fit2(self, *args, **kwargs)
-    model = self.model
-    {change}
-    return history
-Trainer.fit = _broken_fit
-from .layers import Linear
-from .tensor import Tensor
-"""
-    sub = make_submission(work, f"params_{trick}", append={"training.py": code})
-    report = grade_leased(sub, "milestone03", cfg, hidden=False, public=False)
-    assert not any(r.outcome is PASSED for r in report.rows), [(r.title, r.reason) for r in report.rows]
-    assert all(needle in r.reason for r in report.rows), [r.reason for r in report.rows]
-
-
 def test_no_sandbox_process_survives_the_suite() -> None:
     assert sandbox_processes() == []
 
