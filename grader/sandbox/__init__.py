@@ -4,17 +4,22 @@
 
 `run_probe` (runner.py) is the whole public API for a probe; `SlotPool` (slots.py) leases
 sandbox uid slots for a caller that runs several probes or hands slots to subprocesses.
-`LANDLOCK_ABI` / `LANDLOCK_AVAILABLE` and `DROPS_PRIVILEGES` say which protections this
-machine gives, for the grader to report.
+`protections()` says which protections a worker gets on this machine, for the grader to
+report (uid drop, Landlock, mount/network/pid namespaces, cgroup, scratch, seccomp, rlimits;
+"unavailable: why" where one is missing); `LANDLOCK_ABI` / `LANDLOCK_AVAILABLE` and
+`DROPS_PRIVILEGES` are the static part of it.
 Files: limits.py (Limits), result.py (ProbeResult), protocol.py (plain-data encoding),
-workspace.py (temp dirs), worker.py (the sandboxed process), landlock.py, privileges.py
-(sandbox uid, mount namespace), slots.py and slot_locks.py (leasing uid slots), cleanup.py
-(killing and reaping everything afterwards).
+workspace.py (temp dirs, the bounded copy of the submission), worker.py (the sandboxed
+process), landlock.py, privileges.py (sandbox uid, covering the checkout), namespaces.py
+(network, pid and mount namespaces, scratch tmpfs), seccomp.py (socket filter), cgroups.py
+(per-worker memory, pids and CPU share), protections.py, slots.py and slot_locks.py
+(leasing uid slots), cleanup.py (killing and reaping everything afterwards).
 """
 
 from grader.sandbox.landlock import ABI as LANDLOCK_ABI
 from grader.sandbox.landlock import AVAILABLE as LANDLOCK_AVAILABLE
 from grader.sandbox.limits import Limits
+from grader.sandbox.protections import protections
 from grader.sandbox.result import STATUSES, ProbeResult
 from grader.sandbox.runner import RUNS_AS_ROOT as DROPS_PRIVILEGES
 from grader.sandbox.runner import run_probe
@@ -30,5 +35,6 @@ __all__ = [
     "SlotLease",
     "SlotPool",
     "SlotWait",
+    "protections",
     "run_probe",
 ]

@@ -12,8 +12,8 @@ directory and bind-mounts only the needed paths back into it; everything else un
 blocking directory disappears from the worker's view. In the same namespace it covers the
 project checkout the same way (keeping only a virtualenv inside it, if the interpreter
 lives there), so not even file names there can be probed (Landlock denies reading them,
-not stat-ing them). The host's mounts are never touched: the namespace is made MS_PRIVATE
-first.
+not stat-ing them). The host's mounts are never touched: the worker enters the namespace
+and makes it MS_PRIVATE first (namespaces.py).
 
 Only the standard library is imported: the worker loads this file by path.
 """
@@ -29,12 +29,10 @@ from collections.abc import Iterable
 SANDBOX_BASE_ID = 61000
 MAX_SLOTS = 1000
 
-_CLONE_NEWNS = 0x00020000
 _MS_NOSUID = 2
 _MS_NODEV = 4
 _MS_BIND = 4096
 _MS_REC = 16384
-_MS_PRIVATE = 1 << 18
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NO_NEW_PRIVS = 38
 
@@ -71,15 +69,16 @@ def blocking_ancestor(path: str, uid: int, gid: int) -> str | None:
     return None
 
 
-def prepare_mounts(reachable: Iterable[str], hidden: Iterable[str], uid: int, gid: int) -> None:
-    """Enter a private mount namespace where uid/gid can reach `reachable` and `hidden` is empty.
+def prepare_mounts(reachable: Iterable[str], hidden: Iterable[str], uid: int, gid: int, *, private: bool) -> str:
+    """Make uid/gid able to reach `reachable` and see `hidden` empty; return a setup line.
 
-    Each directory to cover (a blocking ancestor of a reachable path, or a hidden directory
-    such as the project checkout) gets a root-owned 0755 tmpfs, and the reachable paths
-    inside it (a virtualenv inside the checkout, say) are bind-mounted back at their own
-    paths. Requires CAP_SYS_ADMIN. Raises OSError naming the step if a reachable path
-    cannot be made reachable; hiding alone is best effort (Landlock denies reading those
-    paths anyway).
+    `private`: the caller already is in its own mount namespace with mounts made private
+    (namespaces.unshare + make_mounts_private). Each directory to cover (a blocking
+    ancestor of a reachable path, or a hidden directory such as the project checkout) gets
+    a root-owned 0755 tmpfs, and the reachable paths inside it (a virtualenv inside the
+    checkout, say) are bind-mounted back at their own paths. Requires CAP_SYS_ADMIN.
+    Raises OSError naming the step if a reachable path cannot be made reachable; hiding
+    alone is best effort (Landlock denies reading those paths anyway).
     """
     targets = _outermost(sorted({os.path.realpath(p) for p in reachable if os.path.exists(p)}))
     blockers = {b for b in (blocking_ancestor(t, uid, gid) for t in targets) if b is not None}
@@ -88,15 +87,13 @@ def prepare_mounts(reachable: Iterable[str], hidden: Iterable[str], uid: int, gi
     to_hide = {os.path.realpath(h) for h in hidden if os.path.isdir(h)}
     to_hide = {h for h in to_hide if h != "/" and h not in targets}
     covers = _outermost(sorted(blockers | to_hide))
-    if not covers:
-        return
-    if _libc.unshare(_CLONE_NEWNS) != 0:
+    if not private:
         if blockers:
-            _check(-1, "unshare(CLONE_NEWNS)", "")
-        return
-    _check(_libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "make mounts private under", "/")
+            raise OSError(f"no private mount namespace, and uid {uid} cannot reach {sorted(blockers)}")
+        return "unavailable: the checkout is hidden by Landlock only"
     for cover in covers:
         _overlay(cover, [t for t in targets if _inside(t, cover)])
+    return f"private; {len(covers)} director{'y' if len(covers) == 1 else 'ies'} covered"
 
 
 def _inside(path: str, parent: str) -> bool:

@@ -13,6 +13,14 @@ with `PlainDataError` naming the key path and the type. Decoding (in the grader)
 nothing: every size is capped before anything is allocated, and any malformed input raises
 `PlainDataError`, never anything else.
 
+Bounds, the same on both sides (the encoder refuses, with a message, what the decoder would):
+MAX_JSON_BYTES of JSON; MAX_NODES values and MAX_CONTAINERS JSON containers (a list, tuple
+or dict is two), counted in the raw JSON, outside strings, before it is parsed; MAX_DEPTH
+levels; MAX_ARRAYS arrays, counted in the archive's central directory before zipfile builds
+anything; the arrays' bytes within the caller's cap. Decoding the worst a worker can write
+keeps the grader within a few tens of MB (a flood of 300,000 empty archive members took
+16 s and 640 MB before these bounds).
+
 This module imports only the standard library and NumPy, because the worker loads it by
 file path before it locks itself down.
 """
@@ -22,6 +30,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
+import struct
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -35,7 +45,14 @@ ALLOWED_DTYPE_KINDS = "biuf"
 MAX_JSON_BYTES = 8 * 1024**2
 MAX_DEPTH = 32
 MAX_NODES = 1_000_000
+MAX_CONTAINERS = 200_000
+MAX_ARRAYS = 10_000
 MAX_MESSAGE_CHARS = 500
+_ENVELOPE = 64  # the worker's envelope around the values: a few more fields and objects
+_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{,]')
+_ZIP_END = b"PK\x05\x06"
+_ZIP64_LOCATOR = b"PK\x06\x07"
+_ZIP_DIRECTORY_ENTRY = b"PK\x01\x02"
 
 # Statuses a worker may report itself; "timeout" and "crashed" are decided by the grader.
 WORKER_STATUSES = ("ok", "not_implemented", "import_error", "raised", "bad_output", "setup_failed")
@@ -91,6 +108,7 @@ def load_npz(data: bytes, max_bytes: int) -> dict[str, Array]:
     """
     if len(data) > max_bytes + 1024**2:
         raise PlainDataError(f"array archive has {len(data)} bytes; the limit is {max_bytes}")
+    _count_members(data)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
@@ -119,10 +137,63 @@ def loads_json(data: bytes) -> Any:
     """Parse JSON defensively: size-capped, and every parser error becomes PlainDataError."""
     if len(data) > MAX_JSON_BYTES + 4096:
         raise PlainDataError(f"JSON payload has {len(data)} bytes; the limit is {MAX_JSON_BYTES}")
+    _count_tokens(data)
     try:
         return json.loads(data.decode("utf-8"))
     except Exception as exc:  # UnicodeDecodeError, JSONDecodeError, RecursionError, ValueError
         raise PlainDataError(f"malformed JSON: {type(exc).__name__}: {_short_repr(str(exc))}") from None
+
+
+def _count_tokens(data: bytes) -> None:
+    """Refuse JSON with more than MAX_CONTAINERS containers or MAX_NODES values before parsing
+    it (parsing is where a flood of tiny nodes costs memory). The raw counts, an upper bound,
+    decide alone when they are under the limits; otherwise the JSON is scanned, strings
+    skipped, until a limit is crossed (a bounded number of steps, nothing kept)."""
+    container_limit, value_limit = MAX_CONTAINERS + _ENVELOPE, MAX_NODES + _ENVELOPE
+    if data.count(b"{") + data.count(b"[") <= container_limit and data.count(b",") < value_limit:
+        return
+    containers = values = strings = 0
+    for match in _JSON_TOKEN.finditer(data):
+        first = data[match.start()]
+        if first == 0x22:  # '"': a key or a string value, skipped whole
+            strings += 1
+            if strings > 2 * value_limit:  # more than every key and value being a string
+                raise PlainDataError(f"JSON payload has more than {2 * MAX_NODES} strings")
+        elif first == 0x2C:  # ','
+            values += 1
+        else:
+            containers += 1
+        if containers > container_limit:
+            raise PlainDataError(f"JSON payload has more than {MAX_CONTAINERS} lists and objects")
+        if values >= value_limit:
+            raise PlainDataError(f"JSON payload has more than {MAX_NODES} values")
+
+
+def _count_members(data: bytes) -> int:
+    """Entries of a ZIP archive, counted the way zipfile reads its central directory but
+    without building anything; PlainDataError past MAX_ARRAYS or for an archive NumPy does
+    not write (a comment, ZIP64 end records, a directory outside the data)."""
+    end = len(data) - 22
+    if end < 0 or data[end : end + 4] != _ZIP_END or data[-2:] != b"\0\0":
+        raise PlainDataError("array archive does not end with a plain ZIP end-of-directory record")
+    if end >= 20 and data[end - 20 : end - 16] == _ZIP64_LOCATOR:
+        raise PlainDataError("array archive uses ZIP64 end records")
+    disk, disk_with_directory, on_disk, total, size, _offset = struct.unpack("<4H2L", data[end + 4 : end + 20])
+    if disk or disk_with_directory or on_disk != total or total > MAX_ARRAYS:
+        raise PlainDataError(f"array archive declares {total} arrays; the limit is {MAX_ARRAYS}")
+    position, count = end - size, 0
+    if position < 0:
+        raise PlainDataError("array archive's directory lies outside it")
+    while position < end:  # as zipfile: entries until the declared directory size is used up
+        if count >= MAX_ARRAYS:
+            raise PlainDataError(f"array archive holds more than {MAX_ARRAYS} arrays")
+        header = data[position : position + 46]
+        if len(header) < 46 or header[:4] != _ZIP_DIRECTORY_ENTRY:
+            raise PlainDataError("array archive has a malformed directory entry")
+        name, extra, comment = struct.unpack("<3H", header[28:34])
+        position += 46 + name + extra + comment
+        count += 1
+    return count
 
 
 def truncate(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -140,6 +211,7 @@ class _Encoder:
         self.array_bytes = 0
         self.max_array_bytes = max_array_bytes
         self.nodes = 0
+        self.containers = 0
 
     def encode(self, value: Any, where: str, depth: int) -> Tree:
         self.nodes += 1
@@ -150,6 +222,13 @@ class _Encoder:
         kind = type(value)
         if value is None or kind in (bool, int, float, str):
             return value
+        if kind in (list, tuple, dict):
+            self.containers += 2  # {"L": [...]}: an object and a list in the JSON
+            if self.containers > MAX_CONTAINERS:
+                raise PlainDataError(
+                    f"more than {MAX_CONTAINERS // 2} lists, tuples and dicts in the result (at {where}); "
+                    "return an array instead"
+                )
         if kind is list or kind is tuple:
             tag = "L" if kind is list else "T"
             return {tag: [self.encode(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]}
@@ -168,6 +247,11 @@ class _Encoder:
         )
 
     def _add_array(self, value: Any, where: str) -> str:
+        if len(self.arrays) >= MAX_ARRAYS:
+            raise PlainDataError(
+                f"more than {MAX_ARRAYS} arrays or NumPy scalars in the result (at {where}); "
+                "return one array (or Python floats) instead of many NumPy scalars"
+            )
         array = np.array(value, copy=True).view(np.ndarray)
         _check_array(array, f"array {where}")
         self.array_bytes += array.nbytes

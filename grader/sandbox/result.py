@@ -34,6 +34,8 @@ class ProbeResult:
     seconds: float = 0.0  # the worker's own wall time, start to exit
     output_tail: str = ""
     waited_seconds: float = 0.0  # waiting for a sandbox slot before the worker started
+    protections: dict[str, str] = field(default_factory=dict)  # what this worker got (see protections())
+    peak_memory_bytes: int | None = None  # the whole worker tree's peak, when a memory cgroup counted it
 
 
 def timeout_message(limits: Limits) -> str:
@@ -41,10 +43,11 @@ def timeout_message(limits: Limits) -> str:
     return f"exceeded the {limits.wall_seconds:g} s time limit; the grader killed the worker and all its processes"
 
 
-def crash_message(returncode: int, cpu_seconds_used: float, limits: Limits) -> str:
+def crash_message(returncode: int, cpu_seconds_used: float, limits: Limits, oom_kills: int = 0) -> str:
     """Explanation for a worker that ended without reporting a result.
 
-    `returncode` follows subprocess conventions (negative: killed by that signal number).
+    `returncode` follows subprocess conventions (negative: killed by that signal number);
+    `oom_kills`: processes the worker's memory cgroup killed for exceeding its limit.
     """
     cpu_limit = limits.effective_cpu_seconds
     if returncode >= 0:
@@ -58,6 +61,11 @@ def crash_message(returncode: int, cpu_seconds_used: float, limits: Limits) -> s
         return f"killed by {name}: exceeded the CPU time limit of {cpu_limit} s (used {cpu_seconds_used:.1f} s)"
     if signum == signal.SIGXFSZ:
         return f"killed by {name}: exceeded the output/file size limit of {limits.file_bytes} bytes"
+    if signum == signal.SIGKILL and oom_kills:
+        return (
+            f"killed by {name}: the worker's processes together exceeded the memory limit of "
+            f"{limits.memory_bytes} bytes (memory and scratch files of all its processes count)"
+        )
     if signum == signal.SIGKILL:
         return (
             f"killed by {name} before the {limits.wall_seconds:g} s deadline, not by the grader; "

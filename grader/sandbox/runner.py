@@ -13,9 +13,12 @@ Example (from a hidden test):
     np.testing.assert_allclose(result.values["out"], a * b)
 
 Student code never runs in the grader process. The worker (`worker.py`) gets a private copy
-of `impl_dir/tinytorch` only, resource limits, the sandbox uid (when the grader is root) and
-Landlock; the grader enforces the deadline, decides "timeout" and "crashed" itself, decodes
-the result defensively, and leaves no process or file behind.
+of `impl_dir/tinytorch` only (measured first: workspace.py), resource limits, a cgroup for
+its whole tree (cgroups.py), and, when the grader is root, the sandbox uid and its own mount,
+network and pid namespaces with a sized scratch tmpfs (namespaces.py); then Landlock and a
+seccomp socket filter. The grader enforces the deadline, decides "timeout" and "crashed"
+itself, decodes the result defensively, and leaves no process, file or cgroup behind.
+`ProbeResult.protections` says what this probe's worker got (`protections()` for the machine).
 
 Each probe runs on a sandbox uid slot held for it alone (`slots.py`): leased for the probe
 when the caller passes no `uid_slot`, or one of the caller's own leased slots.
@@ -35,7 +38,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import cleanup, landlock, privileges, protocol, slots
+from grader.sandbox import cgroups, cleanup, landlock, privileges, protocol, slots
+from grader.sandbox.cgroups import WorkerCgroup
 from grader.sandbox.limits import Limits
 from grader.sandbox.result import ProbeResult, crash_message, timeout_message
 from grader.sandbox.workspace import Workspace, WorkspaceError
@@ -101,6 +105,9 @@ def run_probe(
     return replace(result, waited_seconds=waited)
 
 
+RLIMITS_NOTE = "always: CPU time, address space and file size per process, processes per uid"
+
+
 @contextlib.contextmanager
 def _slot_for_probe(uid_slot: int | None) -> Iterator[tuple[int, float]]:
     """Yield (slot, seconds waited for it), held by this thread for the whole probe."""
@@ -141,21 +148,47 @@ def _run_in_slot(
         cleanup.sweep(None, uid)  # leftovers of an earlier holder of this slot that died mid-run
     workspace = Workspace.create(uid)
     pid = None
+    group: WorkerCgroup | None = None
     try:
         try:
             workspace.populate(impl_dir, files)
         except WorkspaceError as exc:
-            return ProbeResult("import_error", {}, "WorkspaceError", str(exc), 0.0, "")
+            return ProbeResult("import_error", {}, "WorkspaceError", protocol.truncate(str(exc)), 0.0, "")
+        if uid is not None:
+            group = WorkerCgroup.create(uid - privileges.SANDBOX_BASE_ID, limits)
         forbidden = [p for p in (PROJECT_ROOT, impl_dir.resolve()) if p != Path("/")]
-        config_path = _write_request(workspace, source, func_name, tree, npz, limits, uid, forbidden)
-        run = _execute(workspace, config_path, limits)
+        ready = os.pipe() if group is not None else None  # _execute closes both ends
+        try:
+            config_path = _write_request(workspace, source, func_name, tree, npz, limits, uid, forbidden, ready)
+        except BaseException:
+            for fd in ready or ():
+                os.close(fd)
+            raise
+        run = _execute(workspace, config_path, limits, group, ready)
         pid = run.pid
+        if group is not None:
+            group.kill()
         cleanup.sweep(pid, uid)
-        return _interpret(run, workspace, limits)
+        result = _interpret(run, workspace, limits, group.oom_kills() if group else 0)
+        return replace(result, protections=_protections_of(workspace, group),
+                       peak_memory_bytes=group.peak_memory_bytes() if group else None)
     finally:
         if pid is None:
             cleanup.sweep(None, uid)
+        if group is not None:
+            group.remove()
         workspace.close()
+
+
+def _protections_of(workspace: Workspace, group: WorkerCgroup | None) -> dict[str, str]:
+    """The worker's own setup record, with the cgroup it joined described by the grader."""
+    record = workspace.setup_record()
+    if record.get("cgroup") == "joined" and group is not None:
+        record["cgroup"] = group.describe()
+    elif group is None:
+        record["cgroup"] = cgroups.describe() if RUNS_AS_ROOT else "unavailable: the grader is not root; rlimits only"
+    record["rlimits"] = RLIMITS_NOTE
+    return record
 
 
 @dataclass
@@ -198,6 +231,7 @@ def _write_request(
     limits: Limits,
     uid: int | None,
     forbidden: list[Path],
+    ready: tuple[int, int] | None,
 ) -> Path:
     """Write inputs and the worker's config beside the box; return the config path."""
     inputs_json = workspace.write_grader_file("inputs.json", protocol.dumps_json(tree))
@@ -211,6 +245,7 @@ def _write_request(
         "inputs_npz": str(inputs_npz) if inputs_npz else "",
         "result_json_fd": workspace.result_json_fd,
         "result_npz_fd": workspace.result_npz_fd,
+        "setup_fd": workspace.setup_fd,
         "rlimits": {
             "cpu": limits.effective_cpu_seconds,
             "memory": limits.memory_bytes,
@@ -223,26 +258,40 @@ def _write_request(
         "forbidden_roots": sorted({str(p) for p in forbidden}),
         "max_input_bytes": MAX_INPUT_BYTES,
         "max_array_bytes": limits.file_bytes,
+        "cgroup_ready_fd": ready[0] if ready is not None else -1,
+        "scratch_bytes": limits.scratch_bytes,
     }
     return workspace.write_grader_file("config.json", protocol.dumps_json(config))
 
 
-def _execute(workspace: Workspace, config_path: Path, limits: Limits) -> _Run:
-    """Start the worker, enforce the deadline, SIGKILL its group, reap it."""
+def _execute(workspace: Workspace, config_path: Path, limits: Limits, group: WorkerCgroup | None,
+             ready: tuple[int, int] | None) -> _Run:
+    """Start the worker, move it into its cgroup, enforce the deadline, SIGKILL its group, reap it."""
     argv = [sys.executable, "-s", "-P", "-B", "-u", str(WORKER), str(config_path)]
+    fds = (workspace.result_json_fd, workspace.result_npz_fd, workspace.setup_fd, *(ready[:1] if ready else ()))
     started = time.monotonic()
-    with cleanup.SPAWN_LOCK:
-        process = subprocess.Popen(
-            argv,
-            cwd=workspace.box,
-            env=worker_env(workspace.box),
-            stdin=subprocess.DEVNULL,
-            stdout=workspace.log_fd,
-            stderr=subprocess.STDOUT,
-            pass_fds=(workspace.result_json_fd, workspace.result_npz_fd),
-            start_new_session=True,
-        )
-        cleanup.IN_FLIGHT.add(process.pid)
+    try:
+        with cleanup.SPAWN_LOCK:
+            process = subprocess.Popen(
+                argv,
+                cwd=workspace.box,
+                env=worker_env(workspace.box),
+                stdin=subprocess.DEVNULL,
+                stdout=workspace.log_fd,
+                stderr=subprocess.STDOUT,
+                pass_fds=fds,
+                start_new_session=True,
+            )
+            cleanup.IN_FLIGHT.add(process.pid)
+    except BaseException:
+        if ready is not None:
+            os.close(ready[1])
+        raise
+    finally:
+        if ready is not None:
+            os.close(ready[0])
+    if ready is not None and group is not None:
+        _move_into(group, process.pid, ready[1])
     reaped = False
     try:
         exited = _wait_for_exit(process.pid, limits.wall_seconds)
@@ -262,6 +311,22 @@ def _execute(workspace: Workspace, config_path: Path, limits: Limits) -> _Run:
     return _Run(process.pid, not exited, process.returncode, usage.ru_utime + usage.ru_stime, seconds)
 
 
+def _move_into(group: WorkerCgroup, pid: int, ready_fd: int) -> None:
+    """Move the starting worker into its cgroup, then tell it (b"1") or say it failed (b"0");
+    the worker forks nothing before it reads the answer."""
+    try:
+        group.add(pid)
+        answer = b"1"
+    except OSError:
+        answer = b"0"
+    try:
+        os.write(ready_fd, answer)
+    except OSError:
+        pass  # the worker is already gone
+    finally:
+        os.close(ready_fd)
+
+
 def _wait_for_exit(pid: int, timeout: float) -> bool:
     """Wait until child `pid` exits (without reaping it) or `timeout` seconds pass."""
     try:
@@ -271,7 +336,7 @@ def _wait_for_exit(pid: int, timeout: float) -> bool:
     try:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
-        return bool(poller.poll(max(0, int(timeout * 1000))))
+        return bool(poller.poll(min(max(0, int(timeout * 1000)), 2**31 - 1)))
     finally:
         os.close(pidfd)
 
@@ -290,7 +355,7 @@ def _poll_for_exit(pid: int, timeout: float) -> bool:
     return False
 
 
-def _interpret(run: _Run, workspace: Workspace, limits: Limits) -> ProbeResult:
+def _interpret(run: _Run, workspace: Workspace, limits: Limits, oom_kills: int) -> ProbeResult:
     """Turn how the worker ended, and what it wrote, into a ProbeResult."""
     tail = workspace.output_tail()
     if run.timed_out:
@@ -298,7 +363,8 @@ def _interpret(run: _Run, workspace: Workspace, limits: Limits) -> ProbeResult:
     try:
         json_bytes, npz_bytes = workspace.result_bytes(limits.file_bytes + 1024**2)
         if not json_bytes:
-            return ProbeResult("crashed", {}, None, crash_message(run.returncode, run.cpu_seconds, limits), run.seconds, tail)
+            message = crash_message(run.returncode, run.cpu_seconds, limits, oom_kills)
+            return ProbeResult("crashed", {}, None, message, run.seconds, tail)
         envelope = protocol.loads_json(json_bytes)
         status, error_type, message, tree = _unpack(envelope)
         if status == "setup_failed":

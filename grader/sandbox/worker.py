@@ -6,10 +6,13 @@ sandbox temp dir as its working directory. It runs in three phases:
 1. Trusted (possibly still root): read the grader's config and inputs, import NumPy, and load
    this package's helper modules by file path, so nothing from the project checkout needs to
    be importable later.
-2. Lock-down: resource limits, seeded random generators, a private mount namespace (root
-   only: makes the Python installation reachable and hides the project checkout), the drop
-   to the sandbox uid (root only), no_new_privs, then Landlock (read-only Python and system
-   dirs, read-write temp dir).
+2. Lock-down (`_lock_down`): wait until the grader has moved it into its cgroup; as root, new mount, network and
+   pid namespaces (namespaces.py: the Python installation made reachable and the project
+   checkout hidden, a sized tmpfs scratch over the box, a fresh /proc; the worker forks
+   the namespace's init, which forks the probe process); resource limits; the drop to the
+   sandbox uid (root only); no_new_privs; Landlock (read-only Python and system dirs,
+   read-write box); the seccomp socket filter; seeded random generators. What each
+   protection got goes to the grader's setup fd, which is then closed.
 3. Untrusted: import `tinytorch` from the temp dir, exec the probe source, call the probe,
    encode what it returned.
 
@@ -19,8 +22,10 @@ finalizer runs afterwards. Nothing the worker reports is trusted by the grader b
 plain data: the grader decides timeouts and crashes itself.
 
 Config keys: box, func_name, source, inputs_json, inputs_npz, result_json_fd, result_npz_fd,
-rlimits {cpu, memory, file, processes}, uid, gid (null when not root), landlock_abi,
-forbidden_roots, max_input_bytes, max_array_bytes (the cap on returned arrays).
+setup_fd, rlimits {cpu, memory, file, processes}, uid, gid (null when not root), landlock_abi,
+forbidden_roots, max_input_bytes, max_array_bytes (the cap on returned arrays),
+cgroup_ready_fd (a pipe: b"1" once the grader has moved the worker into its cgroup, -1
+without one), scratch_bytes (the tmpfs size).
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ def _load_helper(name: str) -> ModuleType:
 protocol = _load_helper("protocol")
 landlock = _load_helper("landlock")
 privileges = _load_helper("privileges")
+namespaces = _load_helper("namespaces")
+seccomp = _load_helper("seccomp")
 
 
 class Reporter:
@@ -98,7 +105,8 @@ def main(argv: list[str]) -> int:
     reporter = Reporter(config["result_json_fd"], config["result_npz_fd"])
     try:
         inputs = _read_inputs(config)
-        _lock_down(config)
+        record = _lock_down(config)
+        _send_setup_record(config["setup_fd"], record)
     except BaseException as exc:  # an infrastructure problem, reported as such
         reporter.send("setup_failed", type(exc).__name__, f"sandbox setup failed: {exc}")
     sys.argv = ["probe"]
@@ -188,25 +196,102 @@ def _read_inputs(config: dict[str, Any]) -> dict[str, Any]:
     return protocol.decode(tree, npz, config["max_input_bytes"])
 
 
-def _lock_down(config: dict[str, Any]) -> None:
-    """Phase 2: limits, namespace, identity, Landlock. Raises on any failure."""
+def _lock_down(config: dict[str, Any]) -> dict[str, str]:
+    """Phase 2: cgroup, namespaces, scratch, limits, identity, Landlock, seccomp. Raises on a
+    failure that must stop the probe (uid drop, Landlock, an unreachable Python); the other
+    protections are best effort and the returned setup record says what each one got.
+
+    With a pid namespace this forks (see namespaces.py): it returns only in the probe process.
+    """
     box = config["box"]
     forbidden = [os.path.realpath(p) for p in config["forbidden_roots"]]
     read_only = [*SYSTEM_READ_ONLY, *_python_roots(forbidden)]
     uid, gid = config["uid"], config["gid"]
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    record = {"cgroup": _wait_for_cgroup(config["cgroup_ready_fd"])}
     if uid is not None:
-        privileges.prepare_mounts([*read_only, box], forbidden, uid, gid)
+        privileges.forbid_new_privileges()  # before forking: marks the init as a sandbox process too
+        entered = namespaces.unshare(namespaces.CLONE_NEWNS | namespaces.CLONE_NEWNET | namespaces.CLONE_NEWPID)
+        private = _private_mounts(entered[namespaces.CLONE_NEWNS])
+        record["mount namespace"] = privileges.prepare_mounts([*read_only, box], forbidden, uid, gid, private=private)
+        record["network namespace"] = _entered(entered[namespaces.CLONE_NEWNET], "private, no interface up")
+        record["scratch"] = _scratch(config, uid, gid, private)
+        reason = entered[namespaces.CLONE_NEWPID]
+        record["pid namespace"] = f"unavailable: {reason}" if reason else namespaces.fork_into_pid_namespace(private)
+    else:
+        record["network namespace"] = _entered(namespaces.user_network_namespace(), "private, in a user namespace")
+        for name in ("mount namespace", "pid namespace", "scratch"):
+            record[name] = "unavailable: the grader is not root"
     _set_rlimits(config["rlimits"])
     if uid is not None:
         privileges.drop_to(uid, gid)
+        record["uid drop"] = f"uid {uid}"
+    else:
+        record["uid drop"] = "unavailable: the grader is not root"
     privileges.forbid_new_privileges()
     abi = config["landlock_abi"]
+    record["Landlock"] = f"ABI {abi}" if abi > 0 else "unavailable"
     if abi > 0:
         landlock.restrict(read_only, [box, os.devnull], abi)
         _verify_unreadable(forbidden)
-    os.chdir(box)
+    record["seccomp"] = _deny_sockets()
+    os.chdir(box)  # by path: the scratch tmpfs, not the on-disk box the worker started in
     np.random.seed(0)
     random.seed(0)
+    return record
+
+
+def _wait_for_cgroup(ready_fd: int) -> str:
+    """Wait until the grader has moved this process into its cgroup (before any fork)."""
+    if ready_fd < 0:
+        return "unavailable"
+    try:
+        answer = os.read(ready_fd, 1)
+    finally:
+        os.close(ready_fd)
+    return "joined" if answer == b"1" else "unavailable: the grader could not move the worker into its cgroup"
+
+
+def _private_mounts(unshare_failure: str) -> bool:
+    """Whether this process now has its own mount namespace whose mounts stay inside it."""
+    if unshare_failure:
+        return False
+    try:
+        namespaces.make_mounts_private()
+    except OSError:
+        return False  # never mount anything that could propagate to the host
+    return True
+
+
+def _entered(failure: str, success: str) -> str:
+    return f"unavailable: {failure}" if failure else success
+
+
+def _scratch(config: dict[str, Any], uid: int, gid: int, private: bool) -> str:
+    if not private:
+        return "unavailable: no private mount namespace; the box is in the shared temp dir"
+    try:
+        return namespaces.mount_scratch(config["box"], config["scratch_bytes"], uid, gid)
+    except OSError as exc:
+        return f"unavailable: {exc}; the box is in the shared temp dir"
+
+
+def _deny_sockets() -> str:
+    if not seccomp.supported():
+        return "unavailable: no filter for this architecture"
+    try:
+        seccomp.deny_sockets()
+    except OSError as exc:
+        return f"unavailable: {exc}"
+    return seccomp.DESCRIPTION
+
+
+def _send_setup_record(fd: int, record: dict[str, str]) -> None:
+    """Hand the grader what this worker's setup got, then close the channel for good."""
+    try:
+        _overwrite(fd, protocol.dumps_json(record))
+    finally:
+        os.close(fd)
 
 
 def _python_roots(forbidden: list[str]) -> list[str]:
