@@ -246,3 +246,22 @@ def test_usage_errors_exit_2_and_say_what_to_give(tmp_path: Path, capsys: pytest
     assert "no batch.json" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert "Exit status:" in capsys.readouterr().out
+
+
+def test_shards_split_the_class_and_merge_says_what_is_missing_until_all_are_done(small: Path, tmp_path: Path) -> None:
+    from grader.batch.shard import Shard
+    out = tmp_path / "out"
+    keys = sorted(p.name for p in small.iterdir())
+    first = run_grade(str(small), "--out", str(out), *TARGETS, "--shard", "0/2")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "shard 0/2 done" in first.stdout and not (out / "grades.csv").exists()
+    mine = sorted(k for k in keys if Shard(0, 2).owns(k))
+    assert sorted(p.parent.name for p in out.glob("*/record.json")) == mine
+    partial = subprocess.run(grade_cmd("--merge", str(out)), capture_output=True, text=True, cwd=repo_root())
+    assert partial.returncode == 1 and f"{len(keys) - len(mine)} submission(s) have no result yet" in partial.stderr
+    second = run_grade(str(small), "--out", str(out), *TARGETS, "--shard", "1/2")
+    assert second.returncode == 0, second.stdout + second.stderr
+    merged = subprocess.run(grade_cmd("--merge", str(out)), capture_output=True, text=True, cwd=repo_root())
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert sorted(r["id"] for r in read_csv(out / "grades.csv")) == keys
+    assert sorted(p.name for p in (out / "shards").iterdir()) == ["0-of-2.json", "1-of-2.json"]

@@ -83,6 +83,13 @@ def test_litter_is_skipped_and_other_files_are_listed_as_ignored(found) -> None:
     assert any(i.startswith("Documents/hw 3/tinytorch/__init__.py (not a module file") for i in got.ignored)
 
 
+def test_litter_inside_a_zip_never_counts_as_the_submission() -> None:
+    files = {**in_folder("__MACOSX/tinytorch", {f"._{n}": b"\0" for n in MODULES}),
+             **in_folder("tinytorch", {n: b"x = 1\n" for n in MODULES}), "tinytorch/.DS_Store": b"\0"}
+    got = collect(_zip_members(zip_bytes(files)), "x.zip", MODULES)
+    assert got.found_in == "tinytorch/" and got.junk == 9 and got.ignored == []
+
+
 def test_only_module_files_are_taken_and_the_kits_plumbing_is_used(tmp_path: Path) -> None:
     evil_init = b"raise SystemExit('the student replaced __init__.py')\n"
     members = dir_members(write_tree(tmp_path / "s", in_folder("tinytorch", {**package(), "__init__.py": evil_init,

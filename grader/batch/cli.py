@@ -27,6 +27,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 HELP = "grade a class: folders, zips, Gradescope/Canvas/Moodle exports; resumable, parallel, sharded"
@@ -65,11 +69,12 @@ def _targets(words: list[str]) -> list[str]:
     return [w for word in words for w in word.split(",") if w]
 
 
-def _list(inputs: list[Path], cfg: object) -> int:
+def _list(inputs: list[Path], cfg: Config) -> int:
+    """Print what `grader grade` would grade (one line per submission) and what it refuses."""
     from grader.batch.collect import collect, module_files
     from grader.batch.extract import Rejected
     from grader.batch.inputs import discover
-    wanted = module_files(cfg)  # type: ignore[arg-type]
+    wanted = module_files(cfg)
     found = discover(inputs, wanted)
     for unit in found.units:
         try:

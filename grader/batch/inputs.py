@@ -100,7 +100,7 @@ def _classify(path: Path, label: str, wanted: tuple[str, ...], limits: Limits, t
             found: list[Found] = []
             notes: list[str] = []
             for child, _ in listing.entries():
-                if lms._ignorable(child) or child.startswith("."):
+                if lms.ignorable(child) or child.startswith("."):
                     continue
                 more, more_notes = _classify(path / child, f"{label}/{child}", wanted, limits, top=False)
                 found += more

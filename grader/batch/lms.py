@@ -89,7 +89,7 @@ def parse_canvas(entry: str, wanted: tuple[str, ...]) -> CanvasFile | None:
 def looks_canvas(entries: list[tuple[str, bool]], wanted: tuple[str, ...]) -> bool:
     """A flat list of files, most of them named the Canvas way."""
     files = [name for name, is_dir in entries if not is_dir and not name.startswith(".")]
-    folders = [name for name, is_dir in entries if is_dir and not _ignorable(name)]
+    folders = [name for name, is_dir in entries if is_dir and not ignorable(name)]
     named = sum(parse_canvas(name, wanted) is not None for name in files)
     return not folders and named > 0 and named > len(files) // 2
 
@@ -101,7 +101,7 @@ def canvas(listing: Any, wanted: tuple[str, ...], limits: Limits = LIMITS) -> tu
     for entry, is_dir in listing.entries():
         parsed = None if is_dir else parse_canvas(entry, wanted)
         if parsed is None:
-            if not _ignorable(entry):
+            if not ignorable(entry):
                 strays.append(f"{listing.where}: {entry!r} is not named like a Canvas submission file; ignored")
             continue
         by_user.setdefault(parsed.user, []).append((entry, parsed))
@@ -137,7 +137,7 @@ def moodle(listing: Any, limits: Limits = LIMITS) -> tuple[list[Found], list[str
     for entry, is_dir in listing.entries():
         match = MOODLE_FOLDER.match(entry) if is_dir else MOODLE_FILE.match(entry)
         if match is None:
-            if not _ignorable(entry):
+            if not ignorable(entry):
                 strays.append(f"{listing.where}: {entry!r} is not named like a Moodle submission; ignored")
             continue
         pid = match["pid"]
@@ -215,7 +215,7 @@ def find_metadata(listing: Any) -> Any | None:
     entries = listing.entries()
     if (METADATA, False) in entries:
         return listing
-    folders = [name for name, is_dir in entries if is_dir and not _ignorable(name)]
+    folders = [name for name, is_dir in entries if is_dir and not ignorable(name)]
     if len(folders) == 1 and (METADATA, False) in listing.sub(folders[0]).entries():
         return listing.sub(folders[0])
     return None
@@ -227,7 +227,7 @@ def gradescope(listing: Any, limits: Limits = LIMITS) -> tuple[list[Found], list
     folders = {name for name, is_dir in listing.entries() if is_dir}
     found = []
     for folder in sorted(folders | set(meta), key=lambda f: (len(f), f)):
-        if _ignorable(folder):
+        if ignorable(folder):
             continue
         entry = meta.get(folder)
         if entry is None:
@@ -248,7 +248,8 @@ def gradescope(listing: Any, limits: Limits = LIMITS) -> tuple[list[Found], list
 
 # ------------------------------------------------------------------ shared
 
-def _ignorable(name: str) -> bool:
+def ignorable(name: str) -> bool:
+    """Litter at the top of an export (macOS and Windows), never a submission."""
     return name in ("__MACOSX", ".DS_Store", "Thumbs.db") or name.startswith("._")
 
 
