@@ -6,9 +6,9 @@
 
 A container kernel may lack Landlock or refuse a mount namespace; grading still runs, with
 fewer walls. So the report has two halves:
-- `declared`: what the sandbox says it will use (`grader.sandbox.protections()` when the
-  sandbox offers it, else its flags: uid drop, Landlock ABI), plus whether this process may
-  create a mount namespace;
+- `declared`: what the sandbox says a worker gets (`grader.sandbox.protections()` when the
+  sandbox offers it, else its flags: uid drop, Landlock ABI, and whether a mount namespace can
+  be made here), each "unavailable: why" where missing;
 - `observed`: what one real probe, run in the sandbox against the kit's own stubs, saw from
   inside: its uid, no_new_privs, seccomp, whether its mount namespace differs from the
   grader's, and whether it could list the kit's folder ("denied", "empty" under a private
@@ -17,7 +17,6 @@ fewer walls. So the report has two halves:
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -55,21 +54,18 @@ def protections_probe(tt, kit, grader_mount_ns):
     return out
 
 
-def declared() -> dict[str, Any]:
-    """The sandbox's own account of its protections, plus whether a mount namespace is possible."""
+def declared() -> dict[str, str]:
+    """Protection -> what a worker gets here, "unavailable: why" where it is missing: the
+    sandbox's own `protections()` when it has one, else its flags and an unshare trial."""
     import grader.sandbox as sandbox
     own = getattr(sandbox, "protections", None)
     if callable(own):
-        value = own()
-        info = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else dict(value)
-        info["source"] = "grader.sandbox.protections()"
-    else:
-        info = {"uid_drop": bool(sandbox.DROPS_PRIVILEGES), "landlock_abi": int(sandbox.LANDLOCK_ABI),
-                "source": "grader.sandbox flags"}
-    info["mount_namespace_possible"] = _can_unshare_mounts()
-    info["kernel"] = os.uname().release
-    info["runs_as_root"] = os.geteuid() == 0
-    return info
+        return {str(k): str(v) for k, v in dict(own()).items()}
+    return {
+        "uid drop": "a sandbox uid per slot" if sandbox.DROPS_PRIVILEGES else "unavailable: the grader is not root",
+        "Landlock": f"ABI {sandbox.LANDLOCK_ABI}" if sandbox.LANDLOCK_ABI else "unavailable: this kernel has no Landlock",
+        "mount namespace": "private" if _can_unshare_mounts() else "unavailable: unshare(CLONE_NEWNS) is refused here",
+    }
 
 
 def _can_unshare_mounts() -> bool:
@@ -93,19 +89,14 @@ def observed(kit_root: Path, stubs: Path, wall_seconds: float = 30.0) -> dict[st
 
 
 def sandbox_report(kit_root: Path, stubs: Path) -> dict[str, Any]:
-    """`declared`, `observed` and `weaknesses` (see the module docstring)."""
+    """`declared`, `observed` and `weaknesses` (see the module docstring), with the kernel."""
     mine, seen = declared(), observed(kit_root, stubs)
-    weaknesses = []
-    if not mine.get("runs_as_root"):
-        weaknesses.append("the grader is not root: student code runs as the grader's own user")
-    elif seen.get("student_uid") == 0:
+    weaknesses = [f"{name}: {value}" for name, value in mine.items() if value.startswith("unavailable")]
+    if seen.get("student_uid") == 0:
         weaknesses.append("student code ran as root")
-    if not mine.get("landlock_abi"):
-        weaknesses.append("no Landlock on this kernel: files are protected by permissions (and a mount namespace) only")
-    if not mine.get("mount_namespace_possible"):
-        weaknesses.append("no mount namespace (the container refuses unshare)")
     if seen.get("kit") == "visible":
         weaknesses.append("student code could list the kit's folder (hidden tests, reference)")
     if "probe" in seen:
         weaknesses.append(f"the protections probe did not run: {seen['probe']}")
-    return {"declared": mine, "observed": seen, "weaknesses": weaknesses}
+    return {"declared": mine, "observed": seen, "weaknesses": weaknesses, "kernel": os.uname().release,
+            "grader_is_root": os.geteuid() == 0}
