@@ -12,7 +12,7 @@ fewer walls. So the report has two halves:
 - `observed`: what one real probe, run in the sandbox against the kit's own stubs, saw from
   inside: its uid, no_new_privs, seccomp, whether its mount namespace differs from the
   grader's, and whether it could list the kit's folder ("denied", "empty" under a private
-  mount, or "visible", the one that matters).
+  mount, "absent" from its view, or "visible", the one that matters).
 `weaknesses` names what is missing, for the instructor's log.
 """
 from __future__ import annotations
@@ -37,6 +37,8 @@ def protections_probe(tt, kit, grader_mount_ns):
         out["kit"] = "visible" if os.listdir(kit) else "empty"
     except PermissionError:
         out["kit"] = "denied"
+    except FileNotFoundError:
+        out["kit"] = "absent"
     except OSError as exc:
         out["kit"] = type(exc).__name__
     try:
