@@ -265,3 +265,14 @@ def test_shards_split_the_class_and_merge_says_what_is_missing_until_all_are_don
     assert merged.returncode == 0, merged.stdout + merged.stderr
     assert sorted(r["id"] for r in read_csv(out / "grades.csv")) == keys
     assert sorted(p.name for p in (out / "shards").iterdir()) == ["0-of-2.json", "1-of-2.json"]
+
+
+def test_relative_paths_work_from_any_working_directory(klass: Path, tmp_path: Path) -> None:
+    (tmp_path / "in").symlink_to(klass / "ref_alice")
+    config = tmp_path / "my-config.yaml"
+    config.write_text((repo_root() / "grader" / "config.yaml").read_text())
+    result = subprocess.run(grade_cmd("in/", "--out", "graded", "--config", "my-config.yaml", "--targets", "01",
+                                      "--progress", "lines"), capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [row] = read_csv(tmp_path / "graded" / "grades.csv")
+    assert (row["status"], row["total"]) == ("graded", "12")

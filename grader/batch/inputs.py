@@ -88,7 +88,8 @@ def _from_listing(listing: DirListing | ZipListing, wanted: tuple[str, ...], lim
 def _classify(path: Path, label: str, wanted: tuple[str, ...], limits: Limits, top: bool
               ) -> tuple[list[Found], list[str]]:
     name = path.name
-    if path.is_dir() and not path.is_symlink():
+    followed = top or not path.is_symlink()         # an INPUT may be a link; a link inside one is skipped
+    if path.is_dir() and followed:
         listing = DirListing(path, label)
         try:
             exported = _from_listing(listing, wanted, limits)
@@ -107,7 +108,7 @@ def _classify(path: Path, label: str, wanted: tuple[str, ...], limits: Limits, t
                 notes += more_notes
             return found, notes
         return [Found((Student(name),), label, "folder", lambda: dir_members(path, label, limits))], []
-    if path.suffix.lower() == ".zip" and path.is_file() and not path.is_symlink():
+    if path.suffix.lower() == ".zip" and path.is_file() and followed:
         stem = path.stem
         try:
             zipped = ZipListing.open(path, limits, label)

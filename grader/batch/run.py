@@ -135,7 +135,7 @@ def start_job(spec_path: Path, log: Path) -> subprocess.Popen[bytes]:
 
 def build_manifest(discovery: Discovery, plan: Plan, settings: str) -> dict[str, Any]:
     return {"format": FORMAT, "settings": settings, "kit": kit_fingerprint(plan.hidden_dir),
-            "config": str(plan.cfg.path), "targets": [list(plan.targets.modules), plan.targets.milestone],
+            "config": str(Path(plan.cfg.path).resolve()), "targets": [list(plan.targets.modules), plan.targets.milestone],
             "targets_label": plan.targets.label, "public": plan.public,
             "units": [u.to_json() for u in discovery.units], "notes": discovery.notes}
 
@@ -154,9 +154,11 @@ class Batch:
 
     # -------------------------------------------------------------- one submission
     def _spec(self, unit: Unit, content: str, collected: dict[str, Any] | None) -> dict[str, Any]:
+        # absolute paths: a job runs in its staging folder, not in the batch's working directory
         return {"key": unit.key, "hash": content, "settings": self.settings, "collected": collected,
-                "out": str(self.plan.out), "config": str(self.plan.cfg.path), "targets": self.plan.words,
-                "public": self.plan.public, "hidden_dir": str(self.plan.hidden_dir), "parent": os.getpid()}
+                "out": str(self.plan.out.resolve()), "config": str(Path(self.plan.cfg.path).resolve()),
+                "targets": self.plan.words, "public": self.plan.public, "hidden_dir": str(self.plan.hidden_dir.resolve()),
+                "parent": os.getpid()}
 
     def _done(self, unit: Unit, record: dict[str, Any], *, skipped: bool = False) -> None:
         atomic_write(self.plan.out / unit.key / "feedback.md",

@@ -71,7 +71,10 @@ def build_summary(manifest: dict[str, Any], records: dict[str, dict[str, Any]]) 
                 entry["passed"] += row["outcome"] == "passed"
         for note in unit.get("notes") or []:
             problems.append({"submission": unit["key"], "students": ids, "status": "note", "reason": note})
+    noted = {p["reason"] for p in problems}
     for note in manifest.get("notes") or []:
+        if note in noted:          # a duplicate id is noted on the graded submission already
+            continue
         problems.append({"submission": "", "students": "", "status": "input", "reason": note})
     rates = sorted(({**t, "pass_rate": round(t["passed"] / t["graded"], 4)} for t in tests.values()),
                    key=lambda t: (t["pass_rate"], t["test"]))
