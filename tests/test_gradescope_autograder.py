@@ -20,7 +20,12 @@ import pytest
 import yaml
 
 from grader.config import load_config
-from grader.export.gradescope import schema_problems
+from grader.core.outcomes import Outcome, Source, Visibility
+from grader.core.rows import Row, Section
+from grader.core.targets import Targets
+from grader.engine.grade import GradeReport, max_points
+from grader.export.gradescope import MILESTONE_PART, gradescope_results, mark_stopped, schema_problems
+from grader.milestones.m03.score import MilestoneRun
 from grader.release.gradescope_limits import SUPERVISOR_MARGIN_SECONDS, Settings, fitted_config, worst_case_seconds
 from grader.release.gradescope_submission import _built_in, read_submission
 from grader.release.gradescope_zip import build_zip
@@ -54,6 +59,41 @@ def test_schema_check_rejects_what_gradescope_would():
     problems = " | ".join(schema_problems(bad))
     for needle in ("strict JSON", "colour", "stdout_visibility", "status", "tags", "tests[0].score", "leaderboard[0]"):
         assert needle in problems, (needle, problems)
+
+
+def _report(rows: list[Row], runs: dict[str, MilestoneRun] | None = None) -> GradeReport:
+    targets = Targets(tuple(CFG.modules), True)
+    return GradeReport(Path("."), targets, True, rows, 1.0, max_points(CFG, targets), runs or {})
+
+
+def test_results_summarise_each_module_and_keep_hidden_details_hidden():
+    """A hidden row keeps its marker's visibility (or the override); each module gets a visible summary with titles only"""
+    rows = [Row(Section.module("06"), "Mul backward: gradient of b", Outcome.FAILED, "expected 0.41, got 0.82", 2.0,
+                Visibility.HIDDEN, Source.HIDDEN),
+            Row(Section.module("06"), "Add backward", Outcome.PASSED, "", 12.0, Visibility.VISIBLE, Source.HIDDEN)]
+    runs = {"mnist": MilestoneRun("mnist", "ok", test_accuracy=0.9751, train_loss=0.05)}
+    data = gradescope_results(_report(rows, runs), CFG, pending=())
+    assert schema_problems(data) == [] and data["stdout_visibility"] == "hidden"
+    summary, failed, passed = (next(t for t in data["tests"] if t["number"] == n) for n in ("6.0", "6.1", "6.2"))
+    assert summary["name"] == "Module 06 · Autograd: 12 of 14 points" and summary["visibility"] == "visible"
+    assert "Mul backward: gradient of b" in summary["output"] and "0.82" not in summary["output"]
+    assert failed["visibility"] == "hidden" and failed["tags"] == ["module 06", "autograd", "hidden"]
+    assert {"name": "MNIST (28×28) test accuracy (%)", "value": 97.51, "order": "desc"} in data["leaderboard"]
+    assert "Module 06 · Autograd: 12 / 14" in data["output"]
+    overridden = gradescope_results(_report(rows), CFG, hidden_visibility="after_due_date", summary_visibility="hidden")
+    assert {t["visibility"] for t in overridden["tests"] if "max_score" in t} == {"after_due_date"}
+    assert {t["visibility"] for t in overridden["tests"] if "summary" in t["tags"]} == {"hidden"}
+
+
+def test_pending_parts_say_so_and_mark_stopped_names_the_reason():
+    """Parts not graded yet have a visible row; when grading stops, each says why and the overview leads with it"""
+    rows = [Row(Section.module("01"), "Tensor add", Outcome.PASSED, "", 12.0, Visibility.VISIBLE, Source.HIDDEN)]
+    data = gradescope_results(_report(rows), CFG, pending=(MILESTONE_PART,))
+    pending = [t for t in data["tests"] if (t.get("extra_data") or {}).get("pending") == MILESTONE_PART]
+    assert len(pending) == 1 and pending[0]["name"].endswith("not graded yet") and data["score"] == 12
+    stopped = mark_stopped(data, "the autograder's time limit (600 s) was about to run out")
+    assert schema_problems(stopped) == [] and stopped["output"].startswith("Grading stopped early")
+    assert pending[0]["output"].startswith("Not graded: the autograder's time limit") and pending[0]["status"] == "failed"
 
 
 def _write(root: Path, files: dict[str, bytes]) -> Path:
