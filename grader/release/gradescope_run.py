@@ -99,13 +99,13 @@ class Supervisor:
     def _reason(self, code: int | None) -> str:
         """Why the grading did not finish ("" when it did)."""
         seconds = time.monotonic() - self.started
+        if code == 0:
+            return ""
         if self.stop_signal is not None:
             return f"the autograder was stopped ({signal.Signals(self.stop_signal).name}) after {seconds:.0f} s"
         if code is None:
             return (f"the autograder's time limit ({self.settings.timeout_seconds} s) was about to run out after "
                     f"{seconds:.0f} s")
-        if code == 0:
-            return ""
         if code < 0 and -code == signal.SIGKILL:
             limit = container_memory_limit()
             return ("the grading process was killed by the system, most likely for running out of memory"
