@@ -156,9 +156,14 @@ def test_sigkill_midway_then_rerun_gives_the_csv_of_an_uninterrupted_run(graded,
     proc = _start(klass, out, "--jobs", "2")
     _read_until(proc, 5)
     jobs = _job_pids(proc.pid)
+    staging = [Path(os.readlink(f"/proc/{pid}/cwd")) for pid in jobs]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(30)
     assert not _wait_gone(jobs), "a grading job outlived its SIGKILLed batch"
+    assert staging
+    from grader.batch.run import sweep_staging
+    sweep_staging()      # the rerun's first step; a job stopped mid-start may leave its folder to it
+    assert not [p for p in staging if p.exists()], "a staging folder of the killed batch was left behind"
     assert not (out / "grades.csv").exists()
     done = [p.parent.name for p in out.glob("*/record.json")
             if json.loads(p.read_text())["status"] == "graded"]

@@ -8,8 +8,8 @@ nothing a batch needs; its output goes to a log the batch reads only when it die
 
 A job dies with its batch: it asks the kernel for SIGTERM when its parent exits (a SIGKILLed
 batch included), ignores SIGINT (Ctrl-C is the batch's to handle), and on SIGTERM kills
-every process it started (proctree.py) before exiting, so no grading outlives its batch. One
-BLAS thread (the batch sets it in the job's environment).
+every process it started (proctree.py) and removes its staging folder before exiting, so no
+grading outlives its batch. One BLAS thread (the batch sets it in the job's environment).
 """
 from __future__ import annotations
 
@@ -33,9 +33,15 @@ def _die_with_parent(parent: int) -> None:
         os._exit(128 + signal.SIGTERM)
 
 
+_STAGING: list[Path] = []     # the staged submission's folder, removed when the job is stopped
+
+
 def _on_term(signum: int, _frame: FrameType | None) -> None:
+    import shutil
     from grader.batch.proctree import kill_tree
     kill_tree(os.getpid(), include_root=False)
+    for folder in _STAGING:       # the batch may be gone (SIGKILL) and cannot remove it
+        shutil.rmtree(folder, ignore_errors=True)
     os._exit(128 + signum)
 
 
@@ -68,7 +74,9 @@ def run_job(spec: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    spec_path = Path(args[0]).resolve()
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    _STAGING.append(spec_path.parent)
     _die_with_parent(int(spec["parent"]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_term)

@@ -15,7 +15,8 @@ whole process tree, and one that does not exit within GRACE_SECONDS is killed fr
 CSV and summary of what is done are written and the exit status is 130 (SIGINT) or 143
 (SIGTERM). A job whose parent dies (SIGKILL included) gets SIGTERM from the kernel, so no
 grading outlives its batch; record.json, written last and atomically, is the only "done"
-mark, so rerunning after any crash grades exactly what had no record.
+mark, so rerunning after any crash grades exactly what had no record. Staging folders are
+named after the batch's pid; a run first removes those of batches that are no longer alive.
 
 The seam for starting jobs differently (a pre-forked template process, another launcher) is
 `start_job`: it receives the spec file and returns a Popen-like handle.
@@ -56,6 +57,25 @@ GRACE_SECONDS = 10.0
 POLL_SECONDS = 0.05
 EXIT_OK, EXIT_ERRORS = 0, 1
 LEASE_ENV = "TINYTORCH_SANDBOX_LEASE"
+STAGING_PREFIX = "grader-batch-"        # + the batch's pid: staging folders of dead batches are swept
+
+
+def sweep_staging(tmp: Path | None = None) -> int:
+    """Remove staging folders left by batches that died (SIGKILL, power loss); returns how many."""
+    tmp = Path(tmp or tempfile.gettempdir())
+    removed = 0
+    for folder in tmp.glob(f"{STAGING_PREFIX}*"):
+        pid_text = folder.name[len(STAGING_PREFIX):].split("-", 1)[0]
+        try:
+            owner = folder.lstat()
+        except OSError:
+            continue
+        if not pid_text.isdigit() or owner.st_uid != os.geteuid() or not folder.is_dir() or folder.is_symlink():
+            continue
+        if not Path(f"/proc/{pid_text}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def default_jobs() -> int:
@@ -195,7 +215,7 @@ class Batch:
             assert record is not None
             self._done(unit, record, skipped=True)
             return None
-        folder = Path(tempfile.mkdtemp(prefix=f"grader-batch-{unit.key[:40]}-"))
+        folder = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-{unit.key[:40]}-"))
         stage(found, folder / "impl", self.wanted)
         spec = self._spec(unit, content, found.to_json())
         spec["impl"] = str(folder / "impl")
@@ -298,6 +318,7 @@ def run_batch(inputs: list[Path], plan: Plan) -> BatchResult:
     discovery = discover(inputs, wanted_of(plan.cfg), plan.limits)
     settings = settings_digest(plan.cfg, plan.targets, public=plan.public, hidden_dir=plan.hidden_dir)
     plan.out.mkdir(parents=True, exist_ok=True)
+    sweep_staging()
     write_json(plan.out / MANIFEST, build_manifest(discovery, plan, settings))
     mine = [u for u in discovery.units if plan.shard is None or plan.shard.owns(u.key)]
     stop = StopState()
