@@ -49,6 +49,22 @@ def _job_pids(root: int) -> list[int]:
     return found
 
 
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:          # it just finished
+        return ""
+
+
+def _wait_for_jobs(batch: int, count: int, seconds: float = 60.0) -> list[int]:
+    """Pids of the batch's job processes, once at least `count` run."""
+    deadline = time.monotonic() + seconds
+    while len(jobs := _job_pids(batch)) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} grading jobs started in {seconds:g} s"
+        time.sleep(0.02)
+    return jobs
+
+
 def _alive(pids: list[int]) -> list[int]:
     alive = []
     for pid in pids:
@@ -155,8 +171,8 @@ def test_sigkill_midway_then_rerun_gives_the_csv_of_an_uninterrupted_run(graded,
     out = tmp_path / "killed"
     proc = _start(klass, out, "--jobs", "2")
     _read_until(proc, 5)
-    jobs = _job_pids(proc.pid)
-    staging = [Path(os.readlink(f"/proc/{pid}/cwd")) for pid in jobs]
+    jobs = _wait_for_jobs(proc.pid, 1)      # kill while a grading runs, not between two
+    staging = [Path(cwd) for pid in jobs if (cwd := _cwd(pid))]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(30)
     assert not _wait_gone(jobs), "a grading job outlived its SIGKILLed batch"
@@ -201,9 +217,7 @@ def test_sigint_finishes_running_gradings_writes_the_csv_of_what_is_done_and_exi
 def test_sigterm_stops_running_gradings_at_once_and_exits_143(small: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = _start(small, out, "--jobs", "2")
-    deadline = time.monotonic() + 60
-    while len(_job_pids(proc.pid)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for_jobs(proc.pid, 2)
     time.sleep(0.5)
     jobs = _job_pids(proc.pid)
     assert jobs, "no grading job started"
