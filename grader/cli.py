@@ -12,13 +12,22 @@ Instructors:
   grader stubs build | check       regenerate assignments/tinytorch from solutions/ | verify it
   grader data fetch | verify       download and verify MNIST; verify TinyDigits
 
+With --json FILE, FILE is written before grading starts (a "grading error: the grader did
+not finish" result, replaced atomically at the end), so a grader killed midway still leaves a
+valid results.json. Each grading has a deadline from the config (the sum of its parts' time
+limits plus a margin); at the deadline, or on SIGTERM, everything it started is killed and
+FILE keeps what finished, with a visible "grading error" test saying why.
+
 Exit status: 0 when everything checked passed (checks waiting for a later module count as
-passed), 1 when something failed, 2 on a usage error.
+passed), 1 when something failed, 2 on a usage error, 143 when stopped by SIGTERM.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +36,7 @@ from grader.core.targets import UnknownTarget, resolve_targets
 from grader.paths import assignments_dir, hidden_tests_dir, solutions_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 def _impl_dir(value: str | None) -> Path:
@@ -45,6 +55,10 @@ def _impl_dir(value: str | None) -> Path:
     return path
 
 
+class _Terminated(Exception):
+    """SIGTERM before the grading began."""
+
+
 def _check(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     targets = resolve_targets(args.target, cfg)
@@ -54,25 +68,67 @@ def _check(args: argparse.Namespace) -> int:
         raise UnknownTarget(f"--hidden: no hidden tests at {hidden_dir} (they ship only with the instructor's copy)")
 
     from rich.console import Console
+    from rich.text import Text
 
-    from grader.core.rows import all_passed
-    from grader.engine.grade import grade
-    from grader.export.results_json import write_results_json
+    from grader.core.rows import all_passed, safe_text
+    from grader.engine.grade import grade, max_points
+    from grader.engine.watchdog import GradingStop
+    from grader.export.results_json import error_report, write_results_json, write_unfinished
     from grader.report.render import render
 
     console = Console(soft_wrap=False)
     errors = Console(stderr=True, soft_wrap=False)
+    out = Path(args.json) if args.json else None
+    maximum = max_points(cfg, targets) if args.hidden else 0.0
+
+    def write_error(reason: str) -> None:
+        if out is not None:
+            write_results_json(error_report(impl, targets, hidden=args.hidden, max_score=maximum, reason=reason), out)
+
+    if out is not None:  # replaced at the end; what a grader killed midway leaves behind
+        write_unfinished(out, impl, targets, hidden=args.hidden, max_score=maximum)
+    stop = GradingStop(alarm=True)
+    finished = False
+
+    def on_term(signum: int, _frame: object) -> None:
+        if finished:
+            return                      # the results are being written: let that end
+        if not stop.began:
+            raise _Terminated()
+        stop.stop("stopped by SIGTERM")
+
+    def on_stuck(reason: str) -> None:  # the watchdog thread: the grading did not return after its stop
+        write_error(f"{reason}; the grader did not stop in time")
+        errors.print(Text(f"grader: {reason}; the grading did not stop, giving up"))
+        os._exit(EXIT_FAILED)
 
     def on_wait(wait: object) -> None:  # another grading on this machine holds the sandbox slots
-        errors.print(f"grader: {wait}", markup=False, highlight=False)
+        errors.print(Text(f"grader: {safe_text(str(wait), 2000)}"))
 
-    with console.status("grading…", spinner="dots"):
-        report = grade(impl, targets, cfg=cfg, hidden=args.hidden, hidden_dir=hidden_dir,
-                       public=not args.no_public, on_wait=on_wait)
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with console.status("grading…", spinner="dots"):
+            report = grade(impl, targets, cfg=cfg, hidden=args.hidden, hidden_dir=hidden_dir,
+                           public=not args.no_public, on_wait=on_wait, stop=stop, on_stuck=on_stuck)
+        finished = True
+    except _Terminated:
+        write_error("stopped by SIGTERM before the grading began")
+        errors.print("grader: stopped by SIGTERM", markup=False)
+        return EXIT_TERMINATED
+    except Exception as exc:  # a grader bug: the student still gets a result that says so
+        traceback.print_exc()
+        write_error(f"the grader failed: {type(exc).__name__}: {safe_text(str(exc), 300)}")
+        return EXIT_FAILED
+    finally:
+        finished = True
+        signal.signal(signal.SIGTERM, previous)
+    if out is not None:
+        write_results_json(report, out)
     render(report, cfg, console)
-    if args.json:
-        write_results_json(report, Path(args.json))
-        console.print(f"wrote {args.json}", markup=False)
+    if out is not None:
+        console.print(Text(f"wrote {safe_text(str(out), 1000)}"))
+    if report.stopped == "stopped by SIGTERM":
+        return EXIT_TERMINATED
     return EXIT_OK if all_passed(report.rows) else EXIT_FAILED
 
 
@@ -128,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (UnknownTarget, ConfigError) as exc:
-        print(f"grader: {exc}", file=sys.stderr)
+        from grader.core.rows import safe_text  # a folder name may hold escape sequences
+        print(f"grader: {safe_text(str(exc), 2000)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("grader: interrupted", file=sys.stderr)

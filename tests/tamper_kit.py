@@ -71,3 +71,15 @@ def sandbox_processes() -> list[str]:
         if any(u in USED_UIDS for u in uids):
             found.append(f"pid {entry}: {status.splitlines()[0]}")
     return found
+
+
+def sigmoid_forward(body: str) -> dict[str, str]:
+    """Code that replaces Sigmoid.forward with `body` (a method body; `self`, `x`, `Tensor`,
+    `make_result` and `ag` in scope), to append to activations.py with `make_submission`."""
+    indented = "\n".join("    " + line for line in textwrap.dedent(body).strip().splitlines())
+    return {"activations.py": f"def _tampered_forward(self, x):\n{indented}\n\nSigmoid.forward = _tampered_forward\n"}
+
+
+def leftovers(folder: Path) -> list[str]:
+    """What is left in a grading's private temp folder (TMPDIR): must be nothing."""
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []

@@ -62,6 +62,7 @@ class TimedOut(AssertionError):
 
 STUB_MESSAGE = re.compile(r"(?:not (?:started|implemented): )?Module (\d\d): (.+)", re.DOTALL)
 MAX_REASON = 400
+MAX_MESSAGE_SCAN = 20_000       # characters of an exception message looked at; the rest is cut
 
 
 @dataclass(frozen=True)
@@ -91,16 +92,26 @@ class Verdict:
 
 def short(text: str, limit: int = MAX_REASON) -> str:
     """One line, at most `limit` characters, cut at a word."""
-    text = " ".join(str(text).split())
+    text = " ".join(str(text)[: max(limit * 4, 64)].split())
     if len(text) <= limit:
         return text
     cut = text[: limit - 1].rsplit(" ", 1)[0]
     return (cut if len(cut) > limit // 2 else text[: limit - 1]) + "…"
 
 
+def message_of(exc: BaseException) -> str:
+    """str(exc), at most MAX_MESSAGE_SCAN characters; never raises (student code may make
+    exceptions whose str() fails, recurses too deeply or is megabytes long)."""
+    try:
+        text = str(exc)
+    except Exception:
+        return f"<unprintable {type(exc).__name__}>"
+    return text[:MAX_MESSAGE_SCAN] if type(text) is str else f"<unprintable {type(exc).__name__}>"
+
+
 def describe(exc: BaseException) -> str:
     """'TypeError: message' (an AssertionError keeps only its message, without pytest's introspection)."""
-    text = str(exc).strip()
+    text = message_of(exc).strip()
     if isinstance(exc, AssertionError):
         return text.split("\nassert ")[0] or "assertion failed"
     name = type(exc).__name__
@@ -119,7 +130,7 @@ def student_location(tb: TracebackType | None) -> str:
 
 def _is_timeout(exc: BaseException) -> bool:
     # pytest-timeout fails the test with "Timeout (>N.0s) from pytest-timeout."
-    return isinstance(exc, TimedOut) or (type(exc).__name__ == "Failed" and str(exc).startswith("Timeout"))
+    return isinstance(exc, TimedOut) or (type(exc).__name__ == "Failed" and message_of(exc).startswith("Timeout"))
 
 
 def classify(exc: BaseException | None, *, own_module: str | None, course: Course,
@@ -135,7 +146,7 @@ def classify(exc: BaseException | None, *, own_module: str | None, course: Cours
         return Verdict(Outcome.PASSED)
     location = student_location(exc.__traceback__)
     if isinstance(exc, (NotImplementedError, NotStarted)):
-        message = str(exc).strip()
+        message = message_of(exc).strip()
         todo = parse_stub_message(message)
         if todo is not None and own_module is not None and not course.needs(own_module, todo.module):
             title = course.title(todo.module)

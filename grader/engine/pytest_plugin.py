@@ -14,14 +14,21 @@ Loaded by the public tests' conftest (so plain `python -m pytest tests` classifi
 - At the session's deadline (from the context) remaining tests are not started; shortly
   before the grader's hard kill, every thread's stack is dumped to stderr (faulthandler), so
   the grader can name the student code that was running.
+- Started by the grader ($TINYTORCH_GRADER_PID, a hidden-test session): the session asks the
+  kernel for SIGTERM when the grader dies, and on SIGTERM kills the sandbox workers of its
+  probes and ends (temp dirs removed), so a killed grader leaves no session holding its
+  sandbox slots.
 
 Depends on pytest, the standard library and `grader.core` only, so a copy runs in the sandbox.
 """
 from __future__ import annotations
 
+import ctypes
 import faulthandler
 import json
+import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -39,12 +46,17 @@ from grader.core.rows import Row, Section
 _MODULE_RE = re.compile(r"test_(\d\d)_")
 _MILESTONE_RE = re.compile(r"test_milestone\d\d")
 DUMP_MARGIN_SECONDS = 5.0
+PARENT_ENV = "TINYTORCH_GRADER_PID"     # set by grader.engine.sessions for the sessions it starts
+_PR_SET_PDEATHSIG = 1
+ENDING_GRACE_SECONDS = 5.0
 
 
 class _State:
-    def __init__(self, ctx: grading_context.GradingContext, rows_file: IO[str] | None) -> None:
+    def __init__(self, ctx: grading_context.GradingContext, rows_file: IO[str] | None,
+                 rows_path: str | None = None) -> None:
         self.ctx = ctx
         self.rows_file = rows_file
+        self.rows_path = rows_path
         self.rows: list[Row] = []
         self.open_todos: Counter[str] = Counter()
 
@@ -70,7 +82,67 @@ def _default_context() -> grading_context.GradingContext:
     return grading_context.GradingContext(impl="", course=cfg.course)
 
 
+def _die_with_the_grader() -> None:
+    """In a session the grader started: SIGTERM when the grader dies, and on SIGTERM end (see
+    the module docstring). A no-op anywhere else (plain pytest, the sandboxed public tests)."""
+    parent = os.environ.get(PARENT_ENV, "")
+    if not parent.isdigit() or not sys.platform.startswith("linux"):
+        return
+    signal.signal(signal.SIGTERM, _end_session)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(parent):     # the grader died before the prctl took effect
+        os._exit(128 + signal.SIGTERM)
+
+
+_ENDING: list[int] = []
+
+
+def _end_session(signum: int, _frame: object) -> None:
+    """SIGTERM (the grader died, or its watchdog stops the grading): kill the sandbox workers
+    this session's probes have in flight (as root, every process of the sandbox uids handed to
+    it), then interrupt the session, so each probe cleans up its temp dirs on the way out.
+    Exits hard after ENDING_GRACE_SECONDS whatever happens."""
+    if _ENDING:
+        return
+    _ENDING.append(signum)
+    if _grader_is_gone() and _SESSION is not None:
+        _remove_orphaned_session_dir(_SESSION.rows_path)
+    timer = threading.Timer(ENDING_GRACE_SECONDS, os._exit, args=(128 + signum,))
+    timer.daemon = True
+    timer.start()
+    cleanup = sys.modules.get("grader.sandbox.cleanup")
+    privileges = sys.modules.get("grader.sandbox.privileges")
+    if cleanup is not None:
+        for pid in list(cleanup.IN_FLIGHT):
+            cleanup.kill_group(pid)
+        if privileges is not None and os.geteuid() == 0:
+            for item in os.environ.get("TINYTORCH_SANDBOX_LEASE", "").split(","):
+                slot = item.partition(":")[0]
+                if slot.isdigit():
+                    cleanup.kill_uid(privileges.sandbox_id(int(slot)))
+    raise KeyboardInterrupt(f"grader: session ended by signal {signum}")
+
+
+def _grader_is_gone() -> bool:
+    parent = os.environ.get(PARENT_ENV, "")
+    return parent.isdigit() and os.getppid() != int(parent)
+
+
+def _remove_orphaned_session_dir(rows_path: str | None) -> None:
+    """After the grader died: remove the temp dir it made for this session (rows, context)."""
+    if not rows_path:
+        return
+    folder = Path(rows_path).resolve().parent
+    if folder.name.startswith("grader-session-"):
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _die_with_the_grader()
     config.addinivalue_line("markers", "points(n): points this test is worth")
     config.addinivalue_line("markers", "visibility(v): visible | hidden | after_due_date | after_published")
     path = config.getoption("--grader-context", None)
@@ -79,7 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
     rows_path = config.getoption("--grader-rows", None)
     rows_file = open(rows_path, "a", encoding="utf-8") if rows_path else None
     global _SESSION
-    _SESSION = config.stash[_STATE] = _State(ctx, rows_file)
+    _SESSION = config.stash[_STATE] = _State(ctx, rows_file, rows_path)
     remaining = ctx.remaining()
     if remaining is not None:  # just before the grader's hard kill, say where the code was stuck
         faulthandler.dump_traceback_later(max(1.0, remaining - DUMP_MARGIN_SECONDS), exit=False, file=sys.stderr)

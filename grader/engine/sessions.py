@@ -27,6 +27,7 @@ import grader
 from grader.core.context import GradingContext
 from grader.core.outcomes import Outcome, Source
 from grader.core.rows import Row, Section, SessionLog, read_session_log, safe_text
+from grader.engine.watchdog import GradingStop, kill_tree
 from grader.sandbox import Limits, run_probe
 from grader.sandbox.slots import SlotHandoff
 
@@ -34,6 +35,8 @@ THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
 KILL_GRACE_SECONDS = 15.0
 SANDBOX_MARGIN_SECONDS = 10.0   # the worker's own limit, past the probe's kill of its pytest child
 MAX_LOG_BYTES = 8 * 1024 * 1024
+MAX_OUTPUT_CHARS = 16384
+PARENT_ENV = "TINYTORCH_GRADER_PID"   # the plugin ends a hidden session whose grader died (pytest_plugin.py)
 _FAULT_LINE = re.compile(r'File "([^"]*/tinytorch/[^"]+)", line (\d+) in (\S+)')
 
 
@@ -66,39 +69,55 @@ def _session_context(spec: SessionSpec, ctx: GradingContext, impl: str) -> Gradi
 
 
 def run_session(spec: SessionSpec, ctx: GradingContext, *, sandboxed: bool = False,
-                handoff: SlotHandoff | None = None) -> list[Row]:
-    """Run the session; `handoff` passes the context's leased sandbox slot to a subprocess."""
+                handoff: SlotHandoff | None = None, stop: GradingStop | None = None) -> list[Row]:
+    """Run the session; `handoff` passes the context's leased sandbox slot to a subprocess;
+    `stop` is the grading's watchdog (it kills the session when the grading stops)."""
     if not spec.files:
         return []
-    return _run_sandboxed(spec, ctx) if sandboxed else _run_subprocess(spec, ctx, handoff)
+    stop = stop or GradingStop()
+    if stop.reason:
+        return [_stopped_row(spec, SessionLog(), stop.reason, 0.0)]
+    return _run_sandboxed(spec, ctx, stop) if sandboxed else _run_subprocess(spec, ctx, handoff, stop)
 
 
-def _run_subprocess(spec: SessionSpec, ctx: GradingContext, handoff: SlotHandoff | None) -> list[Row]:
-    """A plain pytest subprocess in its own process group (hidden tests; a student's own check)."""
+def _run_subprocess(spec: SessionSpec, ctx: GradingContext, handoff: SlotHandoff | None,
+                    stop: GradingStop) -> list[Row]:
+    """A plain pytest subprocess in its own process group (hidden tests; a student's own check).
+
+    `python -P`: nothing is imported from the working directory. PARENT_ENV lets the plugin
+    end the session (and its probes' workers) if this process dies."""
     with tempfile.TemporaryDirectory(prefix="grader-session-") as tmp:
         rows_path, context_path = Path(tmp) / "rows.jsonl", Path(tmp) / "context.json"
         _session_context(spec, ctx, ctx.impl).write(context_path)
         folder = spec.files[0].parent
-        cmd = [sys.executable, "-m", "pytest", *_pytest_args(spec, str(rows_path), str(context_path),
-                                                             [str(f) for f in spec.files]), "--rootdir", str(folder)]
+        cmd = [sys.executable, "-P", "-m", "pytest", *_pytest_args(spec, str(rows_path), str(context_path),
+                                                                   [str(f) for f in spec.files]), "--rootdir", str(folder)]
         env = {**os.environ, **THREAD_ENV, "TINYTORCH_IMPL": ctx.impl, "PYTHONDONTWRITEBYTECODE": "1",
-               **(handoff.env if handoff else {})}
+               PARENT_ENV: str(os.getpid()), **(handoff.env if handoff else {})}
         started = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 pass_fds=handoff.pass_fds if handoff else ())
-        try:
-            output, _ = proc.communicate(timeout=spec.hard_seconds)
-            killed = False
-        except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
-            output, _ = proc.communicate()
-            killed = True
+        with stop.process(proc.pid):
+            try:
+                output, _ = proc.communicate(timeout=spec.hard_seconds)
+                killed = False
+            except subprocess.TimeoutExpired:
+                kill_tree(proc.pid, os.getpid())
+                output, _ = proc.communicate()
+                killed = True
+            except BaseException:
+                kill_tree(proc.pid, os.getpid())
+                proc.wait()
+                raise
         _kill_group(proc.pid)
         log = _read_log(rows_path, spec)
         text = output[-MAX_LOG_BYTES:].decode("utf-8", "replace")
+        seconds = time.monotonic() - started
+        if stop.reason:
+            return log.rows + [_stopped_row(spec, log, stop.reason, seconds)]
         return log.rows + _session_rows(spec, log, killed=killed, exit_code=proc.returncode, output=text,
-                                        seconds=time.monotonic() - started)
+                                        seconds=seconds)
 
 
 def _read_log(path: Path, spec: SessionSpec) -> SessionLog:
@@ -140,7 +159,7 @@ def _sandboxed_pytest_probe(tt, args, kill_after):  # runs in the sandbox worker
                 return handle.read(size).decode("utf-8", "replace")
         except OSError:
             return ""
-    return {"log": tail("rows.jsonl", 8 * 1024 * 1024), "output": tail("pytest-output.txt", 16384),
+    return {"log": tail("rows.jsonl", 4 * 1024 * 1024), "output": tail("pytest-output.txt", 16384),
             "killed": killed, "exit_code": child.returncode}
 
 
@@ -156,7 +175,7 @@ def _plugin_package(into: Path) -> Path:
     return package
 
 
-def _run_sandboxed(spec: SessionSpec, ctx: GradingContext) -> list[Row]:
+def _run_sandboxed(spec: SessionSpec, ctx: GradingContext, stop: GradingStop) -> list[Row]:
     """The same session inside one sandbox worker: no student code runs outside the sandbox."""
     folder = spec.files[0].parent
     support = [p for p in folder.glob("*.py") if not p.name.startswith("test_")]
@@ -174,14 +193,24 @@ def _run_sandboxed(spec: SessionSpec, ctx: GradingContext) -> list[Row]:
                                          memory_bytes=spec.memory_mb * 1024 * 1024))
     values = result.values if result.status == "ok" else {}
     raw, output = values.get("log"), values.get("output")
-    log = read_session_log(raw if isinstance(raw, str) else "", source=spec.source, keep_points=False)
-    output = output if isinstance(output, str) else result.output_tail
+    log = read_session_log(raw if type(raw) is str else "", source=spec.source, keep_points=False)
+    output = output[-MAX_OUTPUT_CHARS:] if type(output) is str else result.output_tail
+    if stop.reason:
+        return log.rows + [_stopped_row(spec, log, stop.reason, result.seconds)]
     failed = result.status != "ok"
     killed = result.status == "timeout" or values.get("killed") is True
     code = values.get("exit_code")
-    return log.rows + _session_rows(spec, log, killed=killed, exit_code=code if isinstance(code, int) else -1,
-                                    output=output, seconds=result.seconds,
+    code = code if type(code) is int and -255 <= code <= 255 else -1
+    return log.rows + _session_rows(spec, log, killed=killed, exit_code=code, output=output, seconds=result.seconds,
                                     problem=f"{result.status}: {result.error_message}" if failed and not killed else "")
+
+
+def _stopped_row(spec: SessionSpec, log: SessionLog, reason: str, seconds: float) -> Row:
+    """The session row of a session the grading's watchdog stopped."""
+    running = f" while running {log.running}" if log.running else ""
+    return Row(Section.session(spec.name), f"{spec.name} stopped: grading error: {reason}", Outcome.ERROR,
+               f"grading error: the grading was stopped ({reason}) after {seconds:.0f} s{running}; "
+               f"{len(log.rows)} finished results are kept.", source=Source.SESSION, seconds=seconds)
 
 
 def _stuck_from_output(output: str) -> str:

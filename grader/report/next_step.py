@@ -22,7 +22,7 @@ def _fix(row: Row, where: str, target: str) -> str:
 
 def next_step(report: GradeReport, cfg: Config) -> str:
     course = cfg.course
-    sessions = [r for r in report.rows if r.section.kind is SectionKind.SESSION]
+    sessions = report.session_errors
     if sessions:
         first = sessions[0]
         return f"the grader could not finish the {first.section.key}: {short(first.reason, 240)}"

@@ -1,7 +1,10 @@
 """The terminal report of one grading: a table per section, totals per module, the next step.
 
-Every piece of text that came from a submission (titles, reasons, paths) is added as plain
-`rich.text.Text`, never parsed as markup, so a submission cannot restyle or forge the report.
+Every piece of text is added as plain `rich.text.Text` (table titles and cells included),
+never parsed as markup, and text that may come from a submission (titles, reasons, section
+keys, the implementation's path, the next step) passes through `safe_text` first: a message
+or a folder name with `[/]`, `[bold red]` or an ANSI escape sequence prints as those
+characters and cannot restyle, break or forge a line of the report.
 """
 from __future__ import annotations
 
@@ -24,10 +27,10 @@ MARKS = {Outcome.PASSED: ("✓ passed", "green"), Outcome.FAILED: ("✗ failed",
 
 def section_title(section: Section, cfg: Config) -> str:
     if section.kind is SectionKind.MODULE:
-        return cfg.course.modules[section.key].heading if section.key in cfg.modules else f"Module {section.key}"
+        return cfg.course.modules[section.key].heading if section.key in cfg.modules else f"Module {safe_text(section.key, 40)}"
     if section.kind is SectionKind.MILESTONE:
         return "Milestone 03 · the MLP revival (1986)"
-    return f"Grading problem · {section.key}"
+    return f"Grading problem · {safe_text(section.key, 40)}"
 
 
 def _points(row: Row) -> str:
@@ -45,29 +48,29 @@ def _kind(row: Row) -> str:
 def render(report: GradeReport, cfg: Config, console: Console) -> None:
     header = Text("tinytorch check", style="bold")
     header.append(f" · {report.targets.label} · implementation: ")
-    header.append(safe_text(report.impl, 300))
+    header.append(safe_text(str(report.impl), 300))
     console.print(header)
     for section, group in groupby(report.rows, key=lambda r: r.section):
         rows = list(group)
-        table = Table(title=section_title(section, cfg), title_justify="left", title_style="bold",
+        table = Table(title=Text(section_title(section, cfg)), title_justify="left", title_style="bold",
                       expand=True, box=None, padding=(0, 1), show_header=True, header_style="dim")
-        table.add_column("Result", width=13, no_wrap=True)
-        table.add_column("Test", ratio=1)
-        table.add_column("Points", justify="right", width=7, no_wrap=True)
+        table.add_column(Text("Result"), width=13, no_wrap=True)
+        table.add_column(Text("Test"), ratio=1)
+        table.add_column(Text("Points"), justify="right", width=7, no_wrap=True)
         for row in rows:
             label, style = MARKS[row.outcome]
-            title = Text(row.title)
+            title = Text(safe_text(row.title))
             kind = _kind(row)
             if kind:
                 title.append(f"  [{kind}]", style="dim")
             if row.reason and (row.outcome is not Outcome.PASSED or row.source is Source.MILESTONE):
-                title.append("\n" + row.reason, style="dim" if row.outcome in (Outcome.PASSED, Outcome.WAITING) else style)
-            table.add_row(Text(label, style=style), title, _points(row))
+                title.append("\n" + safe_text(row.reason), style="dim" if row.outcome in (Outcome.PASSED, Outcome.WAITING) else style)
+            table.add_row(Text(label, style=style), title, Text(_points(row)))
         console.print(table)
         console.print(Text(_section_summary(rows, report.hidden)))
     _totals(report, cfg, console)
     line = Text("Next: ", style="bold")
-    line.append(next_step(report, cfg))
+    line.append(safe_text(next_step(report, cfg), 2000))
     console.print(line)
 
 
