@@ -25,9 +25,15 @@ _drop_working_directory()
 
 # One BLAS thread in the trusted grader process, set before anything here imports NumPy: its
 # own arithmetic is small, the machine's cores belong to the sandbox workers, and a BLAS
-# thread pool is one more thread a fork could catch holding a lock.
+# thread pool is one more thread a fork could catch holding a lock. The grader itself (the
+# `grader` command, `python -m grader...`) takes one whatever the environment says; a script
+# that imports the kit (the milestone scripts) keeps an OPENBLAS_NUM_THREADS it was given.
+_GRADER_PROCESS = sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0] if sys.argv else "") == "grader"
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")
+    if _GRADER_PROCESS:
+        os.environ[_name] = "1"
+    else:
+        os.environ.setdefault(_name, "1")
 del _name
 
 from importlib.metadata import PackageNotFoundError, version as _version  # noqa: E402

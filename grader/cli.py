@@ -86,7 +86,10 @@ def _check(args: argparse.Namespace) -> int:
             write_results_json(error_report(impl, targets, hidden=args.hidden, max_score=maximum, reason=reason), out)
 
     if out is not None:  # replaced at the end; what a grader killed midway leaves behind
-        write_unfinished(out, impl, targets, hidden=args.hidden, max_score=maximum)
+        try:
+            write_unfinished(out, impl, targets, hidden=args.hidden, max_score=maximum)
+        except OSError as exc:
+            raise UnknownTarget(f"--json {out}: cannot write there ({exc.strerror})") from None
     stop = GradingStop(alarm=True)
     finished = False
 

@@ -39,7 +39,7 @@ from grader.core.outcomes import Outcome, Source
 from grader.core.rows import SectionKind
 from grader.engine.grade import GradeReport
 from grader.export.results_json import write_results_json
-from grader.paths import hidden_tests_dir, public_tests_dir
+from grader.paths import assignments_dir, hidden_tests_dir, public_tests_dir, repo_root
 from grader.report.render import render
 from grader.testing.probe import neutral_source
 
@@ -256,6 +256,37 @@ def test_a_submission_folder_named_with_markup_and_escapes(work: Path, cfg, scor
     assert "[bold red]forged[link=x] \\x1b[2J\\u202e" in run.stdout.replace("\n", "")
     assert "\x1b" not in run.stdout + run.stderr
     assert leftovers(private_tmp) == []
+
+
+def test_a_preview_of_another_folder_cannot_modify_the_kit(work: Path, cfg, private_tmp: Path) -> None:
+    """`grader check 02 --impl SUBMISSION` without --hidden (an instructor's preview) runs the
+    public tests in a sandbox worker: the submission's attempt to rewrite the grader, a hidden
+    test and the stubs changes nothing, and the next grading of the stubs still scores 0."""
+    victims = [repo_root() / "grader" / "engine" / "grade.py", repo_root() / "grader" / "core" / "rows.py",
+               hidden_tests_dir() / "test_02_activations.py", assignments_dir() / "tinytorch" / "__init__.py"]
+    before = {p: p.read_bytes() for p in victims}
+    created = repo_root() / "grader" / "engine" / "results.py"
+    code = f"""
+for path in {[str(p) for p in victims] + [str(created)]!r}:
+    try:
+        with open(path, "a") as fh:
+            fh.write("\\nraise SystemExit('pwned')\\n")
+    except OSError:
+        pass
+"""
+    sub = make_submission(work, "preview_writer", append={"__init__.py": code})
+    try:
+        report = grade_leased(sub, TARGET, cfg, hidden=False, public=True)
+        changed = [str(p) for p in victims if p.read_bytes() != before[p]] + ([str(created)] if created.exists() else [])
+    finally:  # should the sandbox fail, leave the kit as it was for the next test
+        for path, data in before.items():
+            if path.read_bytes() != data:
+                path.write_bytes(data)
+        created.unlink(missing_ok=True)
+    assert changed == [], f"a preview changed the kit: {changed}"
+    assert any(r.source is Source.PUBLIC for r in report.rows) and report.score == 0
+    assert sandbox_processes() == [] and leftovers(private_tmp) == []
+    assert graded(make_submission(work, "stubs_after_preview", base="assignments"), cfg, private_tmp).score == 0
 
 
 # ---------------------------------------------------------------------- names of hidden tests
