@@ -114,6 +114,9 @@ def _check(args: argparse.Namespace) -> int:
             report = grade(impl, targets, cfg=cfg, hidden=args.hidden, hidden_dir=hidden_dir,
                            public=not args.no_public, on_wait=on_wait, stop=stop, on_stuck=on_stuck)
         finished = True
+    except KeyboardInterrupt:
+        write_error("interrupted (Ctrl-C)")
+        raise
     except _Terminated:
         write_error("stopped by SIGTERM before the grading began")
         errors.print("grader: stopped by SIGTERM", markup=False)

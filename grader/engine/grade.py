@@ -172,11 +172,15 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
         milestone_job = None
         if targets.milestone:
             milestone_job = pool.submit(score_milestone, impl, cfg, loaders or default_loaders(), uid_slot=slots[1])
-        for name, job in parts:
-            rows.extend(_rows_of(name, job))
-        if milestone_job is not None:
-            milestone_rows, runs = _milestone_of(milestone_job)
-            rows.extend(milestone_rows)
+        try:
+            for name, job in parts:
+                rows.extend(_rows_of(name, job))
+            if milestone_job is not None:
+                milestone_rows, runs = _milestone_of(milestone_job)
+                rows.extend(milestone_rows)
+        except BaseException:  # Ctrl-C: the watchdog kills every part, so the pool can shut down
+            stop.stop("interrupted")
+            raise
     if stop.reason:
         rows = [_stopped(row, runs, stop.reason) for row in rows]
         rows.append(Row(Section.session("grading"), f"grading error: {stop.reason}", Outcome.ERROR,

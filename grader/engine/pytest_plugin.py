@@ -52,11 +52,9 @@ ENDING_GRACE_SECONDS = 5.0
 
 
 class _State:
-    def __init__(self, ctx: grading_context.GradingContext, rows_file: IO[str] | None,
-                 rows_path: str | None = None) -> None:
+    def __init__(self, ctx: grading_context.GradingContext, rows_file: IO[str] | None) -> None:
         self.ctx = ctx
         self.rows_file = rows_file
-        self.rows_path = rows_path
         self.rows: list[Row] = []
         self.open_todos: Counter[str] = Counter()
 
@@ -82,35 +80,39 @@ def _default_context() -> grading_context.GradingContext:
     return grading_context.GradingContext(impl="", course=cfg.course)
 
 
-def _die_with_the_grader() -> None:
+def _die_with_the_grader(rows_path: str | None) -> None:
     """In a session the grader started: SIGTERM when the grader dies, and on SIGTERM end (see
     the module docstring). A no-op anywhere else (plain pytest, the sandboxed public tests)."""
     parent = os.environ.get(PARENT_ENV, "")
     if not parent.isdigit() or not sys.platform.startswith("linux"):
         return
+    _ROWS_PATH.append(rows_path or "")
     signal.signal(signal.SIGTERM, _end_session)
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if os.getppid() != int(parent):     # the grader died before the prctl took effect
-        os._exit(128 + signal.SIGTERM)
+    if _grader_is_gone():               # the grader died before the prctl took effect
+        _exit_now(128 + signal.SIGTERM)
 
 
 _ENDING: list[int] = []
+_ROWS_PATH: list[str] = []              # this session's --grader-rows, for _end_session
 
 
 def _end_session(signum: int, _frame: object) -> None:
     """SIGTERM (the grader died, or its watchdog stops the grading): kill the sandbox workers
     this session's probes have in flight (as root, every process of the sandbox uids handed to
     it), then interrupt the session, so each probe cleans up its temp dirs on the way out.
-    Exits hard after ENDING_GRACE_SECONDS whatever happens."""
+    Exits hard after ENDING_GRACE_SECONDS whatever happens.
+
+    The kernel may send the death signal twice: when the grader's thread that started this
+    session dies (the grader still looks alive), and when its last thread does."""
+    _clean_up_after_the_grader()
     if _ENDING:
         return
     _ENDING.append(signum)
-    if _grader_is_gone() and _SESSION is not None:
-        _remove_orphaned_session_dir(_SESSION.rows_path)
-    timer = threading.Timer(ENDING_GRACE_SECONDS, os._exit, args=(128 + signum,))
+    timer = threading.Timer(ENDING_GRACE_SECONDS, _exit_now, args=(128 + signum,))
     timer.daemon = True
     timer.start()
     cleanup = sys.modules.get("grader.sandbox.cleanup")
@@ -124,6 +126,16 @@ def _end_session(signum: int, _frame: object) -> None:
                 if slot.isdigit():
                     cleanup.kill_uid(privileges.sandbox_id(int(slot)))
     raise KeyboardInterrupt(f"grader: session ended by signal {signum}")
+
+
+def _exit_now(code: int) -> None:
+    _clean_up_after_the_grader()
+    os._exit(code)
+
+
+def _clean_up_after_the_grader() -> None:
+    if _ROWS_PATH and _grader_is_gone():
+        _remove_orphaned_session_dir(_ROWS_PATH[0])
 
 
 def _grader_is_gone() -> bool:
@@ -142,7 +154,7 @@ def _remove_orphaned_session_dir(rows_path: str | None) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _die_with_the_grader()
+    _die_with_the_grader(config.getoption("--grader-rows", None))
     config.addinivalue_line("markers", "points(n): points this test is worth")
     config.addinivalue_line("markers", "visibility(v): visible | hidden | after_due_date | after_published")
     path = config.getoption("--grader-context", None)
@@ -151,7 +163,7 @@ def pytest_configure(config: pytest.Config) -> None:
     rows_path = config.getoption("--grader-rows", None)
     rows_file = open(rows_path, "a", encoding="utf-8") if rows_path else None
     global _SESSION
-    _SESSION = config.stash[_STATE] = _State(ctx, rows_file, rows_path)
+    _SESSION = config.stash[_STATE] = _State(ctx, rows_file)
     remaining = ctx.remaining()
     if remaining is not None:  # just before the grader's hard kill, say where the code was stuck
         faulthandler.dump_traceback_later(max(1.0, remaining - DUMP_MARGIN_SECONDS), exit=False, file=sys.stderr)
@@ -180,6 +192,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     faulthandler.cancel_dump_traceback_later()
     if state is not None and state.rows_file is not None:
         state.rows_file.close()
+    if _ENDING:
+        _clean_up_after_the_grader()
 
 
 def section_of(path: str) -> Section:
