@@ -9,7 +9,10 @@ Students:
 Instructors:
   grader check all --impl solutions --hidden      the reference must get full marks
   grader check all --impl path/to/submission --hidden --json results.json
-  grader stubs build | check       regenerate assignments/tinytorch from solutions/ | verify it
+  grader grade submissions/ --out graded/   grade a class (folders, zips, LMS exports); grades.csv
+  grader release --out DIR              the student repository, leak-checked
+  grader gradescope --out autograder.zip [--timeout-minutes 10]
+  grader stubs build | check | manifest   regenerate the stubs | verify what ships | list it
   grader data fetch | verify       download and verify MNIST; verify TinyDigits
 
 With --json FILE, FILE is written before grading starts (a "grading error: the grader did
@@ -160,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description=__doc__.split("\n")[0],
                                      epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{check,stubs,data}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{check,grade,release,gradescope,stubs,data}")
     check = sub.add_parser("check", help="run the checks for a module, the milestone or all",
                            description="Run the public tests (and with --hidden the hidden tests) for TARGET.")
     check.add_argument("target", nargs="+", help="01..08, a module name (tensor, activations, ...), milestone03 or all")
@@ -171,8 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", metavar="FILE", help="write Gradescope's results.json schema to FILE")
     check.add_argument("--config", help="grader config YAML (default: grader/config.yaml)")
     check.set_defaults(func=_check)
-    for verb, module, text in (("stubs", "grader.release.stubs_cli", "build or check assignments/tinytorch from the solution"),
-                               ("data", "grader.datasets.cli", "fetch and verify datasets")):
+    for verb, module, text in (
+            ("grade", "grader.batch.cli",
+             "grade a class: folders, zips, Gradescope/Canvas/Moodle exports; resumable, parallel, sharded"),
+            ("release", "grader.release.release_cli", "write the student repository (a GitHub Classroom template) to --out DIR"),
+            ("gradescope", "grader.release.gradescope_zip", "build the Gradescope autograder zip (hidden tests inside)"),
+            ("stubs", "grader.release.stubs_cli", "build or check assignments/tinytorch from the solution"),
+            ("data", "grader.datasets.cli", "fetch and verify datasets")):
         verb_parser = sub.add_parser(verb, help=text, add_help=False, description=text)
         verb_parser.set_defaults(func=_delegate(module), delegated=True)  # its own parser reads the rest
     return parser

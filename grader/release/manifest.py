@@ -45,6 +45,7 @@ RULES: tuple[Rule, ...] = (
     Rule(EXCLUDE, "README.md", "the instructor README (hidden tests, tamper figures); the release writes the student's"),
     Rule(EXCLUDE, "grader/release/**", "stub generator, manifest and leak check: they need solutions/ to do anything"),
     Rule(EXCLUDE, "grader/testing/**", "probe/verdict helpers that only the hidden tests import"),
+    Rule(EXCLUDE, "grader/batch/**", "batch grading of a class: instructors only (`grader grade` says so in a student copy)"),
     Rule(EXCLUDE, "**/__pycache__/**", "bytecode caches"),
     Rule(EXCLUDE, "**/*.py[co]", "stray bytecode"),
     Rule(EXCLUDE, "**/.pytest_cache/**", "pytest's cache"),
