@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
+from grader.engine.proctree import kill_descendants, parent_of, signal_child
 from grader.sandbox import cleanup
 
 KILL_EVERY_SECONDS = 0.1
@@ -128,7 +129,7 @@ class GradingStop:
         for pid in list(self._processes):
             first = self._termed.setdefault(pid, now)
             if first == now:
-                _signal_child(pid, os.getpid(), signal.SIGTERM)
+                signal_child(pid, os.getpid(), signal.SIGTERM)
             elif now - first > TERM_GRACE_SECONDS:
                 kill_tree(pid, os.getpid())
 
@@ -142,15 +143,9 @@ def kill_tree(root: int, parent: int) -> None:
     except OSError:
         return
     try:
-        if _parent(root) != parent:     # gone, a zombie already, or a stranger with a reused pid
+        if parent_of(root) != parent:   # gone, a zombie already, or a stranger with a reused pid
             return
-        for _ in range(TREE_ROUNDS):
-            below = _descendants(root)
-            if not below:
-                break
-            for sig in (signal.SIGSTOP, signal.SIGKILL):
-                for pid, its_parent in below:
-                    _signal_child(pid, its_parent, sig)
+        kill_descendants(root, rounds=TREE_ROUNDS)
         if os.getpgid(root) == root:    # a session leader (pytest sessions, workers): its group
             cleanup.kill_group(root)
         signal.pidfd_send_signal(root_fd, signal.SIGKILL)
@@ -158,51 +153,3 @@ def kill_tree(root: int, parent: int) -> None:
         pass
     finally:
         os.close(root_fd)
-
-
-def _descendants(root: int) -> list[tuple[int, int]]:
-    """(pid, parent) of every live process below `root`, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            parent = _parent(int(entry))
-            if parent is not None:
-                children.setdefault(parent, []).append(int(entry))
-    found: list[tuple[int, int]] = []
-    frontier = [root]
-    seen = {root}
-    while frontier:
-        parent = frontier.pop()
-        for pid in children.get(parent, ()):
-            if pid not in seen:
-                seen.add(pid)
-                found.append((pid, parent))
-                frontier.append(pid)
-    return found
-
-
-def _parent(pid: int) -> int | None:
-    """The parent of live process `pid`, or None when it is gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
-        fields = data[data.rindex(b")") + 2:].split()
-    except (OSError, ValueError):
-        return None
-    if len(fields) < 2 or fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[1])
-
-
-def _signal_child(pid: int, parent: int, sig: int) -> None:
-    try:
-        fd = os.pidfd_open(pid)
-    except OSError:
-        return
-    try:
-        if _parent(pid) == parent:
-            signal.pidfd_send_signal(fd, sig)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
