@@ -13,7 +13,8 @@ workspace.py (temp dirs, the bounded copy of the submission), worker.py (the san
 process), landlock.py, privileges.py (sandbox uid, covering the checkout), namespaces.py
 (network, pid and mount namespaces, scratch tmpfs), seccomp.py (socket filter), cgroups.py
 (per-worker memory, pids and CPU share), protections.py, slots.py and slot_locks.py
-(leasing uid slots), cleanup.py (killing and reaping everything afterwards).
+(leasing uid slots), cleanup.py (killing and reaping everything afterwards), waiting.py (waiting
+for a worker to exit without reaping it).
 """
 
 from grader.sandbox.landlock import ABI as LANDLOCK_ABI

@@ -29,7 +29,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
-import select
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import cgroups, cleanup, landlock, privileges, protocol, slots
+from grader.sandbox import cgroups, cleanup, landlock, privileges, protocol, slots, waiting
 from grader.sandbox.cgroups import WorkerCgroup
 from grader.sandbox.limits import Limits
 from grader.sandbox.result import ProbeResult, crash_message, timeout_message
@@ -294,7 +293,7 @@ def _execute(workspace: Workspace, config_path: Path, limits: Limits, group: Wor
         _move_into(group, process.pid, ready[1])
     reaped = False
     try:
-        exited = _wait_for_exit(process.pid, limits.wall_seconds)
+        exited = waiting.wait_for_exit(process.pid, limits.wall_seconds)
         # Alive or a zombie, the worker still holds its pid, so its group id cannot be reused.
         cleanup.kill_group(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
@@ -325,34 +324,6 @@ def _move_into(group: WorkerCgroup, pid: int, ready_fd: int) -> None:
         pass  # the worker is already gone
     finally:
         os.close(ready_fd)
-
-
-def _wait_for_exit(pid: int, timeout: float) -> bool:
-    """Wait until child `pid` exits (without reaping it) or `timeout` seconds pass."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except OSError:
-        return _poll_for_exit(pid, timeout)
-    try:
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        return bool(poller.poll(min(max(0, int(timeout * 1000)), 2**31 - 1)))
-    finally:
-        os.close(pidfd)
-
-
-def _poll_for_exit(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    delay = 0.001
-    while time.monotonic() < deadline:
-        try:
-            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                return True
-        except ChildProcessError:
-            return True
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-    return False
 
 
 def _interpret(run: _Run, workspace: Workspace, limits: Limits, oom_kills: int) -> ProbeResult:
