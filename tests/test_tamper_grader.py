@@ -389,6 +389,19 @@ def test_a_grading_past_its_deadline_is_stopped_and_keeps_what_finished(work: Pa
     assert any(r.outcome is Outcome.PASSED and r.source is Source.HIDDEN for r in report.rows), "finished rows are kept"
 
 
+def test_a_session_killed_mid_probe_leaves_no_temp_dirs(work: Path, cfg, private_tmp: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hidden-test session SIGKILLed (not SIGTERMed) while its probe's worker sleeps cannot
+    remove that probe's temp dir: the grader removes it."""
+    from grader.engine import watchdog
+    signal_child = watchdog.signal_child
+    monkeypatch.setattr(watchdog, "signal_child", lambda pid, parent, _sig: signal_child(pid, parent, signal.SIGKILL))
+    sub = make_submission(work, "no-grace", append=sigmoid_forward(SLEEPING_SIGMOID))
+    report = graded(sub, cfg, private_tmp, deadline_seconds=4)
+    assert [r.title for r in report.session_errors if r.title.startswith("grading error: deadline")], \
+        [(r.title, r.reason) for r in report.rows]
+
+
 def run_cli(args: list[str], *, cwd: Path, tmp: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "grader.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "TMPDIR": str(tmp), "COLUMNS": "400"})

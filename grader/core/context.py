@@ -40,6 +40,7 @@ class GradingContext:
     deadline: float | None = None           # time.time() of the grader's hard kill of this session
     soft_deadline: float | None = None      # no test starts after this time.time()
     config_path: str = ""                   # the grader config this grading uses (`grader check --config`)
+    workspace_dir: str = ""                 # where probes make their temp dirs ("" = the system's temp dir)
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.time()
@@ -56,7 +57,8 @@ class GradingContext:
         return cls(impl=str(data["impl"]), course=Course.from_dict(data["course"]), source=Source(data["source"]),
                    uid_slot=data.get("uid_slot"), probe_limits=ProbeLimits(**data.get("probe_limits", {})),
                    deadline=data.get("deadline"), soft_deadline=data.get("soft_deadline"),
-                   config_path=str(data.get("config_path") or ""))
+                   config_path=str(data.get("config_path") or ""),
+                   workspace_dir=str(data.get("workspace_dir") or ""))
 
     def write(self, path: Path) -> Path:
         path.write_text(self.to_json())

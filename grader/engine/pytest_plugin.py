@@ -136,6 +136,8 @@ def _exit_now(code: int) -> None:
 def _clean_up_after_the_grader() -> None:
     if _ROWS_PATH and _grader_is_gone():
         _remove_orphaned_session_dir(_ROWS_PATH[0])
+        if _SESSION is not None:
+            _remove_orphaned_session_dir(_SESSION.ctx.workspace_dir or None, prefix="grader-probes-")
 
 
 def _grader_is_gone() -> bool:
@@ -143,14 +145,20 @@ def _grader_is_gone() -> bool:
     return parent.isdigit() and os.getppid() != int(parent)
 
 
-def _remove_orphaned_session_dir(rows_path: str | None) -> None:
-    """After the grader died: remove the temp dir it made for this session (rows, context)."""
-    if not rows_path:
+def _remove_orphaned_session_dir(path: str | None, *, prefix: str = "grader-session-") -> None:
+    """After the grader died: remove a temp dir it made for this session, the one holding
+    `path` (rows, context), or `path` itself (the probes' folder, with its prefix)."""
+    if not path:
         return
-    folder = Path(rows_path).resolve().parent
-    if folder.name.startswith("grader-session-"):
-        import shutil
-        shutil.rmtree(folder, ignore_errors=True)
+    folder = Path(path).resolve()
+    folder = folder if folder.name.startswith(prefix) else folder.parent
+    if folder.name.startswith(prefix):
+        cleanup = sys.modules.get("grader.sandbox.cleanup")   # loaded when probes ran: it removes what they chmod'ed
+        if cleanup is not None:
+            cleanup.remove_tree(folder)
+        else:
+            import shutil
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:

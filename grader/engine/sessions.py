@@ -10,6 +10,7 @@ what happened, which test was running and where in `tinytorch/` the code was stu
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import os
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from grader.core.context import GradingContext
 from grader.core.outcomes import Outcome, Source
 from grader.core.rows import Row, Section, SessionLog, read_session_log, safe_text
 from grader.engine.watchdog import GradingStop, kill_tree
-from grader.sandbox import Limits, run_probe
+from grader.sandbox import Limits, cleanup, run_probe
 from grader.sandbox.slots import SlotHandoff
 
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -85,10 +87,12 @@ def _run_subprocess(spec: SessionSpec, ctx: GradingContext, handoff: SlotHandoff
     """A plain pytest subprocess in its own process group (hidden tests; a student's own check).
 
     `python -P`: nothing is imported from the working directory. PARENT_ENV lets the plugin
-    end the session (and its probes' workers) if this process dies."""
-    with tempfile.TemporaryDirectory(prefix="grader-session-") as tmp:
+    end the session (and its probes' workers) if this process dies. The probes' temp dirs go in
+    a folder of their own, which this process removes after the session, even one killed before
+    it could remove them itself."""
+    with tempfile.TemporaryDirectory(prefix="grader-session-") as tmp, _probes_tmpdir() as probes_tmp:
         rows_path, context_path = Path(tmp) / "rows.jsonl", Path(tmp) / "context.json"
-        _session_context(spec, ctx, ctx.impl).write(context_path)
+        dataclasses.replace(_session_context(spec, ctx, ctx.impl), workspace_dir=probes_tmp).write(context_path)
         folder = spec.files[0].parent
         cmd = [sys.executable, "-P", "-m", "pytest", *_pytest_args(spec, str(rows_path), str(context_path),
                                                                    [str(f) for f in spec.files]), "--rootdir", str(folder)]
@@ -118,6 +122,19 @@ def _run_subprocess(spec: SessionSpec, ctx: GradingContext, handoff: SlotHandoff
             return log.rows + [_stopped_row(spec, log, stop.reason, seconds)]
         return log.rows + _session_rows(spec, log, killed=killed, exit_code=proc.returncode, output=text,
                                         seconds=seconds)
+
+
+@contextlib.contextmanager
+def _probes_tmpdir() -> Iterator[str]:
+    """A folder for one session's probe workspaces (mode 0711, as the workspaces are: a sandbox
+    uid reaches its own box by path, and lists nothing). Apart from the session's own folder,
+    which holds its rows, so no probe can open those."""
+    path = tempfile.mkdtemp(prefix="grader-probes-")
+    try:
+        os.chmod(path, 0o711)
+        yield path
+    finally:
+        cleanup.remove_tree(Path(path))
 
 
 def _read_log(path: Path, spec: SessionSpec) -> SessionLog:

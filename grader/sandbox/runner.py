@@ -78,6 +78,7 @@ def run_probe(
     limits: Limits = Limits(),
     files: dict[str, Path] | None = None,
     uid_slot: int | None = None,
+    workspace_dir: str | None = None,
 ) -> ProbeResult:
     """Run `func_name(tt, **inputs)` from probe `source` against impl_dir/tinytorch, sandboxed.
 
@@ -88,6 +89,8 @@ def run_probe(
     uid_slot: None (default) leases a free slot for this probe alone; an int must be a slot
         this process leased (slots.SlotPool) or was handed by its parent. The worker runs as
         uid 61000 + slot. Probes on one slot from several threads run one after another.
+    workspace_dir: where the probe's temp dir is made (default: the system's temp dir); a
+        grader that may kill this process gives it a folder of its own to remove afterwards.
 
     `ProbeResult.seconds` is the worker's own wall time; time spent waiting for a slot is
     `ProbeResult.waited_seconds`, never part of it.
@@ -100,7 +103,7 @@ def run_probe(
     cleanup.become_subreaper()
     with _slot_for_probe(uid_slot) as (slot, waited):
         uid = privileges.sandbox_id(slot) if RUNS_AS_ROOT else None
-        result = _run_in_slot(Path(impl_dir), source, func_name, tree, npz, limits, files, uid)
+        result = _run_in_slot(Path(impl_dir), source, func_name, tree, npz, limits, files, uid, workspace_dir)
     return replace(result, waited_seconds=waited)
 
 
@@ -141,11 +144,12 @@ def _run_in_slot(
     limits: Limits,
     files: dict[str, Path] | None,
     uid: int | None,
+    workspace_dir: str | None = None,
 ) -> ProbeResult:
     """The probe itself, on a slot this thread holds: workspace, worker, cleanup."""
     if uid is not None:
         cleanup.sweep(None, uid)  # leftovers of an earlier holder of this slot that died mid-run
-    workspace = Workspace.create(uid)
+    workspace = Workspace.create(uid, workspace_dir)
     pid = None
     group: WorkerCgroup | None = None
     try:

@@ -72,9 +72,10 @@ class Workspace:
     setup_fd: int
 
     @classmethod
-    def create(cls, uid: int | None) -> Workspace:
-        """Make fresh temp dirs and the grader-owned log and result files."""
-        outer = Path(tempfile.mkdtemp(prefix="tinytorch-sandbox-"))
+    def create(cls, uid: int | None, parent: str | None = None) -> Workspace:
+        """Make fresh temp dirs (in `parent`, default the system's temp dir) and the grader-owned
+        log and result files."""
+        outer = Path(tempfile.mkdtemp(prefix="tinytorch-sandbox-", dir=parent))
         try:
             os.chmod(outer, 0o711 if uid is not None else 0o700)
             box = outer / "box"

@@ -62,7 +62,7 @@ def probe(fn: Callable[..., dict], /, *, limits: Limits | None = None,
     source = neutral_source(textwrap.dedent(inspect.getsource(fn)), fn.__name__, _running_test(fn))
     ctx = current()
     return run_probe(current_impl(), source, NEUTRAL_NAME, inputs, limits=limits or sandbox_limits(),
-                     files=files, uid_slot=ctx.uid_slot)
+                     files=files, uid_slot=ctx.uid_slot, workspace_dir=ctx.workspace_dir or None)
 
 
 def _running_test(fn: Callable[..., Any]) -> tuple[str, ...]:
