@@ -5,6 +5,8 @@ Students:
   grader check autograd            modules by name work too: tensor, activations, layers, ...
   grader check milestone03         train both milestone MLPs in the sandbox, score on held-out data
   grader check all                 everything, in course order
+  grader status                    where you are: each module, the milestone, the next command
+  grader submit                    pack your module files into submission.zip for upload
 
 Instructors:
   grader check all --impl solutions --hidden      the reference must get full marks
@@ -163,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description=__doc__.split("\n")[0],
                                      epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{check,grade,release,gradescope,stubs,data}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{check,status,submit,grade,release,gradescope,stubs,data}")
     check = sub.add_parser("check", help="run the checks for a module, the milestone or all",
                            description="Run the public tests (and with --hidden the hidden tests) for TARGET.")
     check.add_argument("target", nargs="+", help="01..08, a module name (tensor, activations, ...), milestone03 or all")
@@ -175,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", help="grader config YAML (default: grader/config.yaml)")
     check.set_defaults(func=_check)
     for verb, module, text in (
+            ("status", "grader.report.status_cli", "one table: each module's public tests, the milestone's last run, what to do next"),
+            ("submit", "grader.release.submit_cli", "pack your module files and a manifest into submission.zip, ready to upload"),
             ("grade", "grader.batch.cli",
              "grade a class: folders, zips, Gradescope/Canvas/Moodle exports; resumable, parallel, sharded"),
             ("release", "grader.release.release_cli", "write the student repository (a GitHub Classroom template) to --out DIR"),
