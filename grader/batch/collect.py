@@ -11,8 +11,10 @@ Where the files may be, in this order: a `tinytorch/` folder at any depth (the s
 wins); module files flat at the top (what a Gradescope upload looks like); the shallowest
 folder holding module files; and only when there are none of those, a zip inside the
 submission (a zip of the folder instead of its contents), searched the same way. macOS and
-Windows litter (`__MACOSX/`, `._*`, `.DS_Store`) and `__pycache__/` never count. Everything
-else the submission holds is listed as ignored, so the feedback can say what was not graded.
+Windows litter (`__MACOSX/`, `._*`, `.DS_Store`) and `__pycache__/` never count, nor does the
+MANIFEST.json that `grader submit` puts beside the module files (unless its hashes do not match
+them). Everything else the submission holds is listed as ignored, so the feedback can say what
+was not graded.
 """
 from __future__ import annotations
 
@@ -82,6 +84,7 @@ def collect(members: list[Member], where: str, wanted: tuple[str, ...], limits: 
         files = {name: chosen[name].read(limits.max_module_bytes) for name in wanted if name in chosen}
         used = {m.path for m in chosen.values()}
         ignored = [_ignored_label(m, folder, wanted) for m in useful if m.path not in used]
+        ignored = _without_manifest(ignored, useful, folder, files)
         found_in = "module files at the top" if folder == "" else f"{folder}/"
         return Collected(files, inside + found_in, ignored, [n for n in wanted if n not in files], junk)
     zips = sorted((m for m in useful if m.name.lower().endswith(".zip")), key=lambda m: (_depth(m.parent), m.path))
@@ -110,6 +113,22 @@ def _ignored_label(m: Member, folder: str, wanted: tuple[str, ...]) -> str:
     if m.name in wanted:
         return f"{m.path} (another copy; {folder + '/' if folder else 'the top level'} was graded)"
     return m.path
+
+
+def _without_manifest(ignored: list[str], useful: list[Member], folder: str, files: dict[str, bytes]) -> list[str]:
+    """`grader submit`'s MANIFEST.json beside the module files is expected: not listed, unless its
+    hashes do not match the files (changed after packing), which is then said."""
+    from grader.release.submit import MANIFEST_NAME, manifest_problems
+    path = f"{folder}/{MANIFEST_NAME}" if folder else MANIFEST_NAME
+    member = next((m for m in useful if m.path == path), None)
+    if member is None:
+        return ignored
+    try:
+        problems = manifest_problems(member.read(2**20), files)
+    except Rejected:
+        return ignored
+    rest = [label for label in ignored if label != path]
+    return rest + ([f"{path} (does not match: {'; '.join(problems[:3])})"] if problems else [])
 
 
 def plumbing_files(wanted: tuple[str, ...], kit: Path | None = None) -> list[Path]:

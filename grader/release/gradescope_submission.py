@@ -134,7 +134,7 @@ def _take(paths: list[str], chosen: str, wanted: tuple[str, ...], read: Any, whe
                 problems.append(data)
             else:
                 contents[name] = data
-    taken = {prefix + n for n in contents}
+    taken = {prefix + n for n in contents} | {prefix + "MANIFEST.json"}    # `grader submit`'s: expected, not listed
     ignored = [f"{p} (the kit's own is used)" if p.startswith(prefix) and "/" not in p[len(prefix):]
                and p.endswith(".py") else p for p in paths if p not in taken]
     return StagedSubmission(Path(), where + (prefix or "module files at the top"), sorted(contents),
