@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import cgroups, cleanup, landlock, privileges, protocol, slots, waiting
+from grader.sandbox import cgroups, cleanup, landlock, privileges, protocol, slots, waiting, zygote
 from grader.sandbox.cgroups import WorkerCgroup
 from grader.sandbox.limits import Limits
 from grader.sandbox.result import ProbeResult, crash_message, timeout_message
@@ -270,22 +270,12 @@ def _write_request(
 def _execute(workspace: Workspace, config_path: Path, limits: Limits, group: WorkerCgroup | None,
              ready: tuple[int, int] | None) -> _Run:
     """Start the worker, move it into its cgroup, enforce the deadline, SIGKILL its group, reap it."""
-    argv = [sys.executable, "-s", "-P", "-B", "-u", str(WORKER), str(config_path)]
     fds = (workspace.result_json_fd, workspace.result_npz_fd, workspace.setup_fd, *(ready[:1] if ready else ()))
     started = time.monotonic()
     try:
         with cleanup.SPAWN_LOCK:
-            process = subprocess.Popen(
-                argv,
-                cwd=workspace.box,
-                env=worker_env(workspace.box),
-                stdin=subprocess.DEVNULL,
-                stdout=workspace.log_fd,
-                stderr=subprocess.STDOUT,
-                pass_fds=fds,
-                start_new_session=True,
-            )
-            cleanup.IN_FLIGHT.add(process.pid)
+            pid, process = _start_worker(workspace, config_path, fds)
+            cleanup.IN_FLIGHT.add(pid)
     except BaseException:
         if ready is not None:
             os.close(ready[1])
@@ -294,24 +284,52 @@ def _execute(workspace: Workspace, config_path: Path, limits: Limits, group: Wor
         if ready is not None:
             os.close(ready[0])
     if ready is not None and group is not None:
-        _move_into(group, process.pid, ready[1])
+        _move_into(group, pid, ready[1])
     reaped = False
     try:
-        exited = waiting.wait_for_exit(process.pid, limits.wall_seconds)
+        exited = waiting.wait_for_exit(pid, limits.wall_seconds)
         # Alive or a zombie, the worker still holds its pid, so its group id cannot be reused.
-        cleanup.kill_group(process.pid)
-        _, status, usage = os.wait4(process.pid, 0)
+        cleanup.kill_group(pid)
+        _, status, usage = os.wait4(pid, 0)
         reaped = True
     finally:
         if not reaped:  # interrupted (e.g. by a test timeout): never leave the worker running
-            cleanup.kill_group(process.pid)
+            cleanup.kill_group(pid)
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(process.pid, 0)
+                os.waitpid(pid, 0)
         with cleanup.SPAWN_LOCK:
-            cleanup.IN_FLIGHT.discard(process.pid)
+            cleanup.IN_FLIGHT.discard(pid)
     seconds = time.monotonic() - started
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    return _Run(process.pid, not exited, process.returncode, usage.ru_utime + usage.ru_stime, seconds)
+    returncode = os.waitstatus_to_exitcode(status)
+    if process is not None:
+        process.returncode = returncode  # reaped here, not by Popen (which must never poll it)
+    return _Run(pid, not exited, returncode, usage.ru_utime + usage.ru_stime, seconds)
+
+
+def _start_worker(workspace: Workspace, config_path: Path, fds: tuple[int, ...]) -> tuple[int, subprocess.Popen[bytes] | None]:
+    """Start the worker, a child of this process in a session of its own; return its pid (and
+    its Popen when started fresh, kept until it is reaped). Forked from this process's zygote
+    (zygote.py) when there is one; otherwise, or when the zygote fails, a fresh interpreter.
+    The caller holds cleanup.SPAWN_LOCK."""
+    server = zygote.for_this_process(worker_env(Path("/")))
+    if server is not None:
+        try:
+            pid = server.spawn(str(config_path), cwd=str(workspace.box), env=worker_env(workspace.box),
+                               fds=list(fds), log_fd=workspace.log_fd)
+            return pid, None
+        except zygote.ZygoteUnavailable as exc:
+            zygote.give_up(str(exc))
+    process = subprocess.Popen(
+        [sys.executable, "-s", "-P", "-B", "-u", str(WORKER), str(config_path)],
+        cwd=workspace.box,
+        env=worker_env(workspace.box),
+        stdin=subprocess.DEVNULL,
+        stdout=workspace.log_fd,
+        stderr=subprocess.STDOUT,
+        pass_fds=fds,
+        start_new_session=True,
+    )
+    return process.pid, process
 
 
 def _move_into(group: WorkerCgroup, pid: int, ready_fd: int) -> None:

@@ -1,0 +1,391 @@
+"""Probe workers forked from a trusted template process (a zygote), not started from scratch.
+
+    server = zygote.for_this_process()          # None: the zygote is off, or failed (logged once)
+    pid = server.spawn(config_path, cwd=box, env=worker_env(box), fds=[...], log_fd=log)
+
+A fresh `python worker.py` pays for an interpreter and a NumPy import on every probe (about
+0.12-0.17 CPU-s; a grading runs some 75 probes). The zygote pays them once per process that
+runs probes: it is started by exec (subprocess, so the threaded grader never forks), is
+single-threaded, imports only NumPy and the worker's trusted setup code (worker.py loaded by
+path, with its helpers), and never runs student code. For each probe it forks a child that
+then runs `worker.main` exactly as a fresh worker would: the same config file, lock-down in
+the same order (cgroup wait, namespaces, rlimits, uid drop, no_new_privs, Landlock,
+seccomp), its own workspace, fds, environment, session and deadline.
+
+How the runner keeps its hold on the worker: the zygote forks with clone(CLONE_PARENT), so
+the worker is the runner's own child, not the zygote's. Waiting with a pidfd, wait4 and its
+CPU usage, killing the process group at the deadline, IN_FLIGHT, the subreaper, /proc parent
+checks (proctree.py) and cgroup OOM counts all work unchanged, and the worker's pid cannot be
+reused before the runner reaps it. (The alternative, passing a pidfd back over the socket and
+having the zygote report exit statuses, would have changed every one of those paths.) The
+clone is what os.fork does around fork(): PyOS_BeforeFork, the raw syscall through
+ctypes.PyDLL (the GIL stays held), PyOS_AfterFork_Child / _Parent. glibc's fork also has the
+kernel write the child's thread id into glibc's thread descriptor (CLONE_CHILD_SETTID); the
+zygote finds that field once at start-up (the only int that a real fork changes from the
+parent's pid to the child's) and passes it too, so raise() and abort() in the worker signal
+the right thread. If the field is not found, or the machine has no known clone layout, the
+zygote refuses to start.
+
+Nothing of one probe reaches another: each worker is a copy-on-write copy of the zygote, so a
+module global it sets, a NumPy function it replaces or a file it leaves in its box dies with
+it; the next probe is a fresh copy of the untouched zygote. The child closes the zygote's
+socket before it reads its config, so student code cannot ask for more forks, and after the
+uid drop (and in its own pid namespace) it can neither see nor signal the root-owned zygote.
+A zygote belongs to one process (a grading's grader or one of its test sessions: one
+submission) and ends with it: on EOF of its socket, which the kernel closes when that process
+dies, and at exit (`close`). Batch jobs are separate processes, so no zygote is ever shared
+between submissions.
+
+A child waits for a "go" byte from the runner before it does anything: the runner sends it
+only once it knows the child's pid and has registered it (under cleanup.SPAWN_LOCK). A zygote
+that dies mid-request leaves a child that reads EOF and exits without reading its config.
+
+Fallback: when the zygote cannot start or stops answering, `for_this_process()` returns None
+from then on (one line on stderr says why) and the runner starts a fresh worker per probe,
+as before. ENV_SWITCH=0 turns the zygote off (the benchmark compares both); the config's
+`sandbox: fork_server` sets it for a grading.
+
+This file is also the zygote's program (`python -s -P -B -u zygote.py FD`); it imports only
+the standard library at the top, so the zygote never imports the grader package.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import fcntl
+import importlib.util
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from types import ModuleType
+from typing import Any
+
+ENV_SWITCH = "TINYTORCH_SANDBOX_FORK_SERVER"   # "0", "off" or "false": a fresh worker per probe
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
+START_SECONDS = 30.0            # the zygote's start-up (Python + NumPy) on a loaded machine
+REPLY_SECONDS = 10.0            # one fork
+MAX_MESSAGE = 1 << 16
+MAX_FDS = 16
+_TID_WINDOW = 1024              # bytes of glibc's thread descriptor searched for the tid field
+
+# clone(2) syscall numbers and where its child_tid argument goes, per architecture.
+_CLONE = {"x86_64": (56, "x86"), "aarch64": (220, "generic"), "riscv64": (220, "generic")}
+_CLONE_PARENT = 0x00008000
+_CLONE_CHILD_CLEARTID = 0x00200000
+_CLONE_CHILD_SETTID = 0x01000000
+
+
+class ZygoteUnavailable(RuntimeError):
+    """The zygote could not start, or stopped answering; probes start fresh workers instead."""
+
+
+# ----------------------------------------------------------------------------- runner side
+
+def enabled() -> bool:
+    """Whether probes of this process may use a zygote (ENV_SWITCH, default on)."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "off", "false", "no")
+
+
+class ForkServer:
+    """The runner's handle on its zygote: start it, ask it for workers, end it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self._env = env
+        self._socket: socket.socket | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self.pid = 0
+        self.owner = os.getpid()
+
+    def start(self) -> None:
+        """Start the zygote and wait until it has imported NumPy and the worker code."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-s", "-P", "-B", "-u", os.path.abspath(__file__), str(theirs.fileno())],
+                cwd="/", env=self._env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=[theirs.fileno()],
+            )
+        finally:
+            theirs.close()
+        self._socket = ours
+        self.pid = self._process.pid
+        hello = self._receive(START_SECONDS, "start")
+        if "error" in hello:
+            self.close()
+            raise ZygoteUnavailable(f"the fork server could not start: {hello['error']}")
+
+    def spawn(self, config_path: str, *, cwd: str, env: dict[str, str], fds: list[int], log_fd: int) -> int:
+        """Fork one worker (a child of this process) for `config_path`; return its pid.
+
+        fds: descriptors the worker keeps under the same numbers (as subprocess's pass_fds);
+        log_fd becomes its stdout and stderr, /dev/null its stdin. The caller holds
+        cleanup.SPAWN_LOCK and registers the pid before anything may sweep.
+        """
+        if self._socket is None:
+            raise ZygoteUnavailable("the fork server is closed")
+        go_read, go_write = os.pipe()
+        try:
+            request = json.dumps({"config": config_path, "cwd": cwd, "env": env, "targets": fds}).encode()
+            try:
+                socket.send_fds(self._socket, [request], [go_read, log_fd, *fds])
+            except OSError as exc:
+                raise ZygoteUnavailable(f"the fork server is gone ({exc})") from None
+            os.close(go_read)
+            go_read = -1
+            reply = self._receive(REPLY_SECONDS, "fork")
+            if "error" in reply:
+                raise ZygoteUnavailable(f"the fork server could not fork: {reply['error']}")
+            pid = int(reply["pid"])
+            os.write(go_write, b"1")
+            return pid
+        finally:
+            if go_read >= 0:
+                os.close(go_read)
+            os.close(go_write)  # a child that got no b"1" reads EOF and exits
+
+    def close(self) -> None:
+        """End the zygote (EOF on its socket) and reap it; killed if it does not exit at once."""
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if self._process is not None and self.owner == os.getpid():
+            try:
+                self._process.wait(2.0)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def _receive(self, timeout: float, what: str) -> dict[str, Any]:
+        assert self._socket is not None
+        self._socket.settimeout(timeout)
+        try:
+            data = self._socket.recv(MAX_MESSAGE)
+        except OSError as exc:
+            raise ZygoteUnavailable(f"no answer from the fork server ({what}: {exc})") from None
+        if not data:
+            code = self._process.poll() if self._process is not None else None
+            raise ZygoteUnavailable(f"the fork server exited ({what}; exit code {code})")
+        try:
+            message = json.loads(data)
+        except ValueError:
+            raise ZygoteUnavailable(f"the fork server sent {data[:80]!r} ({what})") from None
+        if type(message) is not dict:
+            raise ZygoteUnavailable(f"the fork server sent {message!r} ({what})")
+        return message
+
+
+_LOCK = threading.Lock()
+_SERVER: ForkServer | None = None
+_FAILED = ""
+
+
+def for_this_process(env: dict[str, str]) -> ForkServer | None:
+    """This process's zygote, started on first use with `env` (the workers' environment minus
+    per-probe paths); None when it is switched off or has failed (said once on stderr)."""
+    global _SERVER
+    if not enabled() or _FAILED:
+        return None
+    with _LOCK:
+        if _SERVER is not None and _SERVER.owner != os.getpid():
+            _SERVER = None  # inherited through a fork: never shared across processes
+        if _SERVER is None:
+            server = ForkServer(env)
+            try:
+                server.start()
+            except (ZygoteUnavailable, OSError) as exc:
+                server.close()
+                give_up(str(exc))
+                return None
+            _SERVER = server
+            atexit.register(server.close)
+        return _SERVER
+
+
+def give_up(reason: str) -> None:
+    """Stop using the zygote in this process (end it if it runs); say so once on stderr."""
+    global _SERVER, _FAILED
+    if _FAILED:
+        return
+    _FAILED = reason or "unknown reason"
+    server, _SERVER = _SERVER, None
+    if server is not None:
+        server.close()
+    print(f"grader.sandbox: fork server off for process {os.getpid()}: {_FAILED}; "
+          "each probe starts a fresh worker", file=sys.stderr, flush=True)
+
+
+def status() -> str:
+    """One line for reports: whether this process's probes fork from a zygote."""
+    if not enabled():
+        return f"off ({ENV_SWITCH}=0)"
+    if _FAILED:
+        return f"unavailable: {_FAILED}"
+    return f"on (pid {_SERVER.pid})" if _SERVER is not None else "on (not started yet)"
+
+
+# ----------------------------------------------------------------------------- zygote side
+
+def _load_worker() -> ModuleType:
+    """worker.py by file path (it imports NumPy and its helpers the same way)."""
+    spec = importlib.util.spec_from_file_location("_sandbox_worker", WORKER)
+    assert spec is not None and spec.loader is not None, f"cannot load the sandbox worker from {WORKER}"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Cloner:
+    """fork() as os.fork does it, but with CLONE_PARENT: the child is the zygote's sibling."""
+
+    def __init__(self) -> None:
+        machine = platform.machine()
+        if machine not in _CLONE:
+            raise OSError(f"no clone() layout known for {machine}")
+        self.number, self.layout = _CLONE[machine]
+        libc = ctypes.PyDLL(None, use_errno=True)   # PyDLL: the GIL stays held across the call
+        self._syscall = libc.syscall
+        self._syscall.restype = ctypes.c_long
+        self._syscall.argtypes = [ctypes.c_long, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_void_p,
+                                  ctypes.c_void_p, ctypes.c_void_p]
+        pthread_self = ctypes.CDLL(None).pthread_self
+        pthread_self.restype = ctypes.c_void_p
+        self._thread = int(pthread_self())
+        self.tid_address = self._thread + _tid_offset(self._thread)
+        for name in ("PyOS_BeforeFork", "PyOS_AfterFork_Parent", "PyOS_AfterFork_Child"):
+            getattr(ctypes.pythonapi, name).restype = None
+
+    def fork(self) -> int:
+        """0 in the child; the child's pid in the zygote. Raises OSError when clone fails."""
+        flags = _CLONE_PARENT | _CLONE_CHILD_SETTID | _CLONE_CHILD_CLEARTID | signal.SIGCHLD
+        tid = ctypes.c_void_p(self.tid_address)
+        ctypes.pythonapi.PyOS_BeforeFork()
+        if self.layout == "x86":   # clone(flags, stack, parent_tid, child_tid, tls)
+            pid = self._syscall(self.number, flags, None, None, tid, None)
+        else:                      # clone(flags, stack, parent_tid, tls, child_tid)
+            pid = self._syscall(self.number, flags, None, None, None, tid)
+        if pid == 0:
+            ctypes.pythonapi.PyOS_AfterFork_Child()
+            return 0
+        err = ctypes.get_errno()
+        ctypes.pythonapi.PyOS_AfterFork_Parent()
+        if pid < 0:
+            raise OSError(err, f"clone(CLONE_PARENT) failed: {os.strerror(err)}")
+        return pid
+
+
+def _tid_offset(thread: int) -> int:
+    """Where glibc keeps this thread's id in its descriptor: the one int that equals our pid
+    here and, after a real fork, the child's pid in the child. Raises OSError if not exactly one."""
+    me = os.getpid()
+    window = ctypes.string_at(thread, _TID_WINDOW)
+    candidates = [o for o in range(0, _TID_WINDOW, 4) if int.from_bytes(window[o:o + 4], sys.byteorder) == me]
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        seen = ctypes.string_at(thread, _TID_WINDOW)
+        mine = os.getpid()
+        hits = [o for o in candidates if int.from_bytes(seen[o:o + 4], sys.byteorder) == mine]
+        os.write(write_end, json.dumps(hits).encode())
+        os._exit(0)
+    os.close(write_end)
+    try:
+        hits = json.loads(os.read(read_end, 4096) or b"[]")
+    finally:
+        os.close(read_end)
+        os.waitpid(child, 0)
+    if len(hits) != 1:
+        raise OSError(f"cannot find glibc's thread id field (candidates {candidates}, after fork {hits})")
+    return int(hits[0])
+
+
+def _arrange_fds(received: list[int], targets: list[int]) -> None:
+    """In the child: stdin from /dev/null, received[1] as stdout and stderr, received[2:] at
+    `targets`, every other descriptor closed (what subprocess does with pass_fds)."""
+    keep = sorted({0, 1, 2, *targets})
+    high = keep[-1] + 1
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, high) for fd in received[1:]]
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(moved[0], 1)
+    os.dup2(moved[0], 2)
+    for source, target in zip(moved[1:], targets):
+        os.dup2(source, target)
+    previous = 2
+    for fd in keep[3:]:
+        if fd > previous + 1:
+            os.closerange(previous + 1, fd)
+        previous = fd
+    os.closerange(previous + 1, 1 << 20)
+
+
+def _child(worker: ModuleType, request: dict[str, Any], received: list[int]) -> None:
+    """The forked worker: wait for the runner's go, set up as subprocess would, run the worker."""
+    code = 1
+    try:
+        os.setsid()
+        go = received[0]
+        if os.read(go, 1) != b"1":
+            os._exit(1)
+        targets = [int(t) for t in request["targets"]]
+        _arrange_fds(received, targets)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        sys.argv = [WORKER, request["config"]]
+        code = worker.main(sys.argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+    finally:
+        os._exit(code if isinstance(code, int) else 1)
+
+
+def serve(fd: int) -> None:
+    """The zygote's loop: one fork per request until the runner closes its end."""
+    channel = socket.socket(fileno=fd)
+    try:
+        worker = _load_worker()
+        cloner = _Cloner()
+    except BaseException as exc:
+        channel.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+        os._exit(1)
+    import gc
+    gc.collect()
+    gc.freeze()   # the imported objects stay shared with the children instead of being copied
+    channel.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
+    while True:
+        try:
+            data, received, _, _ = socket.recv_fds(channel, MAX_MESSAGE, MAX_FDS)
+        except OSError:
+            os._exit(1)
+        if not data:
+            os._exit(0)   # the runner closed its end, or died
+        try:
+            request = json.loads(data)
+            if len(received) != len(request["targets"]) + 2:
+                raise ValueError(f"{len(received)} descriptors for {len(request['targets'])} targets")
+            pid = cloner.fork()
+            if pid == 0:
+                channel.close()
+                _child(worker, request, received)
+            reply: dict[str, Any] = {"pid": pid}
+        except Exception as exc:
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            for descriptor in received:
+                os.close(descriptor)
+        channel.send(json.dumps(reply).encode())
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
