@@ -165,6 +165,18 @@ def test_a_symbolic_link_a_missing_file_and_an_oversized_file_are_refused_togeth
     assert "tinytorch/layers.py is 2.0 MB, more than the 2 MB" in err, err
 
 
+def test_an_out_that_is_not_a_zip_is_a_usage_error_and_overwrites_nothing(tmp_path: Path) -> None:
+    """`--out tinytorch/tensor.py` (a slip) exits 2 and leaves that file as it was"""
+    impl = make_impl(tmp_path / "work")
+    target = impl / "tinytorch" / "tensor.py"
+    before = target.read_bytes()
+    done = submit("--impl", str(impl), "--out", str(target), "--no-check", cwd=tmp_path)
+    assert done.returncode == 2 and "must end in .zip" in done.stderr, done.stdout + done.stderr
+    assert target.read_bytes() == before
+    usage = submit("--help", cwd=tmp_path)
+    assert usage.returncode == 0 and "MANIFEST.json" in usage.stdout and "--no-check" in usage.stdout
+
+
 def test_the_size_limit_is_the_one_both_graders_apply() -> None:
     """A file submit accepts is never too large for `grader grade` or the Gradescope reader"""
     assert MAX_FILE_BYTES == LIMITS.max_module_bytes == gradescope_submission.MAX_MODULE_BYTES

@@ -21,8 +21,9 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from grader.config import ConfigError, load_config
+from grader.config import Config, ConfigError, load_config
 from grader.core.rows import safe_text
 from grader.release.submit import (MANIFEST_NAME, Refused, check_import, local_check, manifest,
                                    read_module_files, refuse_syntax_errors, summary_lines, write_zip)
@@ -56,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _local_check(impl: Path, cfg: Config) -> dict[str, Any]:
+    """The public tests' summary; when they cannot run here at all, a status saying why (the
+    zip is still written: the local check informs the student, it does not gate the submission)."""
+    try:
+        return local_check(impl, cfg, on_wait=lambda wait: print(
+            f"grader submit: {safe_text(str(wait), 500)}", file=sys.stderr, flush=True))
+    except Exception as exc:    # the sandbox or the machine, not the student's code (that becomes rows)
+        reason = f"could not run: {type(exc).__name__}: {safe_text(str(exc), 300)}"
+        print(f"grader submit: the public tests {reason}; packing without them", file=sys.stderr)
+        return {"status": reason}
+
+
 def _size(n: int) -> str:
     return f"{n} bytes" if n < 1000 else f"{n / 1000:.1f} kB"
 
@@ -73,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out.expanduser().resolve()
     if out.is_dir():
         out = out / "submission.zip"
+    if out.suffix.lower() != ".zip":    # never over a module file, say, by a slip of the tab key
+        print(f"grader submit: --out {safe_text(str(args.out), 500)}: the file name must end in .zip", file=sys.stderr)
+        return EXIT_USAGE
     started = time.perf_counter()
     try:
         files = read_module_files(args.impl, cfg)
@@ -81,13 +97,17 @@ def main(argv: list[str] | None = None) -> int:
         summary = None
         if not args.no_check:
             print("grader submit: running the public tests of every module (skip with --no-check)…", flush=True)
-            summary = local_check(args.impl, cfg, on_wait=lambda wait: print(
-                f"grader submit: {safe_text(str(wait), 500)}", file=sys.stderr, flush=True))
-        size = write_zip(out, files, manifest(files, summary))
+            summary = _local_check(args.impl, cfg)
     except Refused as exc:
         lines = [safe_text(line, 1000) for line in str(exc).splitlines()[:60]]     # it quotes the student's code
         print("grader submit: " + "\n".join(lines) + "\nnothing was written.", file=sys.stderr)
         return EXIT_REFUSED
+    except OSError as exc:
+        print(f"grader submit: cannot read {safe_text(str(exc.filename or args.impl), 500)}: {exc.strerror or exc}; "
+              f"nothing was written.", file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        size = write_zip(out, files, manifest(files, summary))
     except OSError as exc:
         print(f"grader submit: cannot write {safe_text(str(out), 500)}: {exc.strerror or exc}; nothing was written.",
               file=sys.stderr)
@@ -99,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if summary is None:
         print("local check: not run (--no-check); `grader check all` runs it")
     else:
-        print("local check (public tests):")
-        print("\n".join(summary_lines(summary)))
+        print("\n".join((["local check (public tests):"] if summary["status"] == "ran" else []) + summary_lines(summary)))
     print(f"wrote {safe_text(str(out), 500)} ({_size(size)}) in {time.perf_counter() - started:.1f} s")
     print(f"next: upload {out.name} to Gradescope, or hand it in as your instructor asks.")
     return EXIT_OK
