@@ -216,6 +216,12 @@ def test_a_file_changed_after_packing_is_noted_by_grader_grade(packed_zip: Path)
     assert found["ignored"] == [f"{MANIFEST_NAME} (does not match: optim.py changed after `grader submit` packed it)"]
 
 
+@pytest.mark.parametrize("text", [b"[" * 100_000, b'{"files": [1]}', b"\xff\xfe", b"{}"])
+def test_a_manifest_that_grader_submit_did_not_write_is_named_not_trusted(text: bytes) -> None:
+    """Deep nesting, wrong types or bytes that are not JSON: one line saying so, never an exception"""
+    assert manifest_problems(text, {"tensor.py": b""}) == [f"{MANIFEST_NAME} is not one `grader submit` wrote"]
+
+
 @pytest.mark.parametrize("uploaded", ["unpacked", "as a zip"])
 def test_the_gradescope_reader_takes_the_eight_files_and_does_not_list_the_manifest(packed_zip: Path, tmp_path: Path,
                                                                                      uploaded: str) -> None:
