@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_check)
     for verb, module, text in (
             ("status", "grader.report.status_cli", "one table: each module's public tests, the milestone's last run, what to do next"),
-            ("submit", "grader.release.submit_cli", "pack your module files and a manifest into submission.zip, ready to upload"),
+            ("submit", "grader.submit.cli", "pack your module files and a manifest into submission.zip, ready to upload"),
             ("grade", "grader.batch.cli",
              "grade a class: folders, zips, Gradescope/Canvas/Moodle exports; resumable, parallel, sharded"),
             ("release", "grader.release.release_cli", "write the student repository (a GitHub Classroom template) to --out DIR"),

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+import zipfile
 import tomllib
 from pathlib import Path
 
@@ -140,6 +141,17 @@ def test_check_all_reports_not_started_without_a_traceback(bundle, venv):
     assert "Traceback" not in output
     total = re.search(r"Total: (\d+) checks: (\d+) not started", output)
     assert total and total.group(1) == total.group(2) and int(total.group(1)) > 100, output[-2000:]
+
+
+def test_submit_packs_the_stubs_in_the_student_repository(bundle, venv, tmp_path):
+    """`grader submit` ships with the student's copy: on the stubs it packs the eight module files
+    and the manifest (partial work is allowed), with no traceback."""
+    out = tmp_path / "submission.zip"
+    result = run(venv, "grader", "submit", "--no-check", "--out", str(out), cwd=bundle)
+    assert result.returncode == 0 and "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+    with zipfile.ZipFile(out) as packed:
+        names = sorted(packed.namelist())
+    assert "MANIFEST.json" in names and len(names) == 9 and all(n.endswith(".py") for n in names if n != "MANIFEST.json")
 
 
 @pytest.mark.slow

@@ -24,7 +24,7 @@ from grader.batch.extract import LIMITS, open_zip, zip_members
 from grader.config import load_config
 from grader.paths import assignments_dir, repo_root, solutions_dir
 from grader.release import gradescope_submission
-from grader.release.submit import (MANIFEST_NAME, MAX_FILE_BYTES, ZIP_TIME, Refused, check_import, module_names,
+from grader.submit.pack import (MANIFEST_NAME, MAX_FILE_BYTES, ZIP_TIME, Refused, check_import, module_names,
                                    manifest_problems)
 
 from batch_kit import read_csv, run_grade

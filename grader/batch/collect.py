@@ -118,7 +118,7 @@ def _ignored_label(m: Member, folder: str, wanted: tuple[str, ...]) -> str:
 def _without_manifest(ignored: list[str], useful: list[Member], folder: str, files: dict[str, bytes]) -> list[str]:
     """`grader submit`'s MANIFEST.json beside the module files is expected: not listed, unless its
     hashes do not match the files (changed after packing), which is then said."""
-    from grader.release.submit import MANIFEST_NAME, manifest_problems
+    from grader.submit.pack import MANIFEST_NAME, manifest_problems
     path = f"{folder}/{MANIFEST_NAME}" if folder else MANIFEST_NAME
     member = next((m for m in useful if m.path == path), None)
     if member is None:

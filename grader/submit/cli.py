@@ -25,7 +25,7 @@ from typing import Any
 
 from grader.config import Config, ConfigError, load_config
 from grader.core.rows import safe_text
-from grader.release.submit import (MANIFEST_NAME, Refused, check_import, local_check, manifest,
+from grader.submit.pack import (MANIFEST_NAME, Refused, check_import, local_check, manifest,
                                    read_module_files, refuse_syntax_errors, summary_lines, write_zip)
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
