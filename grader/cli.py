@@ -2,6 +2,7 @@
 
 Students:
   grader check 01                  run Module 01's public tests on assignments/tinytorch
+  grader check 01 -k broadcast     only the tests whose names match; -v lists every test with all details
   grader check autograd            modules by name work too: tensor, activations, layers, ...
   grader check milestone03         train both milestone MLPs in the sandbox, score on held-out data
   grader check all                 everything, in course order
@@ -29,16 +30,14 @@ passed), 1 when something failed, 2 on a usage error, 143 when stopped by SIGTER
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
-import traceback
 from pathlib import Path
 from typing import Callable
 
-from grader.config import ConfigError, load_config
-from grader.core.targets import UnknownTarget, resolve_targets
-from grader.paths import assignments_dir, hidden_tests_dir, solutions_dir
+from grader.config import ConfigError
+from grader.core.targets import UnknownTarget
+from grader.paths import assignments_dir, solutions_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
@@ -60,87 +59,9 @@ def _impl_dir(value: str | None) -> Path:
     return path
 
 
-class _Terminated(Exception):
-    """SIGTERM before the grading began."""
-
-
 def _check(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config)
-    targets = resolve_targets(args.target, cfg)
-    impl = _impl_dir(args.impl)
-    hidden_dir = Path(args.hidden_dir).resolve() if args.hidden_dir else hidden_tests_dir()
-    if args.hidden and not hidden_dir.is_dir():
-        raise UnknownTarget(f"--hidden: no hidden tests at {hidden_dir} (they ship only with the instructor's copy)")
-
-    from rich.console import Console
-    from rich.text import Text
-
-    from grader.core.rows import all_passed, safe_text
-    from grader.engine.grade import grade, max_points
-    from grader.engine.watchdog import GradingStop
-    from grader.export.results_json import error_report, write_results_json, write_unfinished
-    from grader.report.render import render
-
-    console = Console(soft_wrap=False)
-    errors = Console(stderr=True, soft_wrap=False)
-    out = Path(args.json) if args.json else None
-    maximum = max_points(cfg, targets) if args.hidden else 0.0
-
-    def write_error(reason: str) -> None:
-        if out is not None:
-            write_results_json(error_report(impl, targets, hidden=args.hidden, max_score=maximum, reason=reason), out)
-
-    if out is not None:  # replaced at the end; what a grader killed midway leaves behind
-        try:
-            write_unfinished(out, impl, targets, hidden=args.hidden, max_score=maximum)
-        except OSError as exc:
-            raise UnknownTarget(f"--json {out}: cannot write there ({exc.strerror})") from None
-    stop = GradingStop(alarm=True)
-    finished = False
-
-    def on_term(signum: int, _frame: object) -> None:
-        if finished:
-            return                      # the results are being written: let that end
-        if not stop.began:
-            raise _Terminated()
-        stop.stop("stopped by SIGTERM")
-
-    def on_stuck(reason: str) -> None:  # the watchdog thread: the grading did not return after its stop
-        write_error(f"{reason}; the grader did not stop in time")
-        errors.print(Text(f"grader: {reason}; the grading did not stop, giving up"))
-        os._exit(EXIT_FAILED)
-
-    def on_wait(wait: object) -> None:  # another grading on this machine holds the sandbox slots
-        errors.print(Text(f"grader: {safe_text(str(wait), 2000)}"))
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        with console.status("grading…", spinner="dots"):
-            report = grade(impl, targets, cfg=cfg, hidden=args.hidden, hidden_dir=hidden_dir,
-                           public=not args.no_public, on_wait=on_wait, stop=stop, on_stuck=on_stuck)
-        finished = True
-    except KeyboardInterrupt:
-        write_error("interrupted (Ctrl-C)")
-        raise
-    except _Terminated:
-        write_error("stopped by SIGTERM before the grading began")
-        errors.print("grader: stopped by SIGTERM", markup=False)
-        return EXIT_TERMINATED
-    except Exception as exc:  # a grader bug: the student still gets a result that says so
-        traceback.print_exc()
-        write_error(f"the grader failed: {type(exc).__name__}: {safe_text(str(exc), 300)}")
-        return EXIT_FAILED
-    finally:
-        finished = True
-        signal.signal(signal.SIGTERM, previous)
-    if out is not None:
-        write_results_json(report, out)
-    render(report, cfg, console)
-    if out is not None:
-        console.print(Text(f"wrote {safe_text(str(out), 1000)}"))
-    if report.stopped == "stopped by SIGTERM":
-        return EXIT_TERMINATED
-    return EXIT_OK if all_passed(report.rows) else EXIT_FAILED
+    from grader.report.check_cli import check   # the report's modules load only for `check`
+    return check(args)
 
 
 def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
@@ -175,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-public", action="store_true", help="skip the public tests (graded runs need only hidden tests)")
     check.add_argument("--json", metavar="FILE", help="write Gradescope's results.json schema to FILE")
     check.add_argument("--config", help="grader config YAML (default: grader/config.yaml)")
+    check.add_argument("-k", dest="select", metavar="WORDS", default="",
+                       help="run only the public tests whose names match WORDS (pytest -k: 'broadcast', 'add and not div')")
+    check.add_argument("-v", "--verbose", action="store_true",
+                       help="list every test, passing ones too, with full reasons and everything they printed")
     check.set_defaults(func=_check)
     for verb, module, text in (
             ("status", "grader.report.status_cli", "one table: each module's public tests, the milestone's last run, what to do next"),

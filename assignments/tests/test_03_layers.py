@@ -59,6 +59,8 @@ def test_linear_init_is_reproducible_with_manual_seed():
 def test_linear_computes_x_times_weight_plus_bias(rng):
     """Linear(x) = x @ weight + bias, (N, in) -> (N, out)"""
     layer = tt.Linear(4, 3)
+    assert layer.weight.shape == (4, 3) and layer.bias.shape == (3,), \
+        f"Module 03 · Linear(4, 3).__init__: weight {layer.weight.shape} and bias {layer.bias.shape}, expected (4, 3) and (3,)"
     x = rng.standard_normal((5, 4)).astype(np.float32)
     expected = x @ layer.weight.data + layer.bias.data
     assert_close(layer(tt.Tensor(x)), expected, "Module 03 · Linear forward, x (5, 4), weight (4, 3)", dtype=np.float32)

@@ -15,9 +15,25 @@ def _dataset(n: int = 10) -> tuple[np.ndarray, np.ndarray, tt.TensorDataset]:
     return features, labels, tt.TensorDataset(features, labels)
 
 
-def _epoch(loader: tt.DataLoader) -> list[list[int]]:
+def _batches(loader: tt.DataLoader, where: str, count: int | None = None) -> list[tuple[tt.Tensor, tt.Tensor]]:
+    """One epoch's batches, each checked to be a (features, labels) tuple of Tensors with
+    features (B, D); with `count`, checked first to be that many ("expected 3 batches, got 2")."""
+    batches = list(loader)
+    if count is not None:
+        assert len(batches) == count, f"{where}: expected {count} batches, got {len(batches)}"
+    for i, batch in enumerate(batches):
+        assert isinstance(batch, tuple) and len(batch) == 2, \
+            f"{where}: batch {i} should be a (features, labels) tuple, got {type(batch).__name__} {batch!r:.80}"
+        xb, yb = batch
+        assert isinstance(xb, tt.Tensor) and isinstance(yb, tt.Tensor), \
+            f"{where}: batch {i} should hold two Tensors, got {type(xb).__name__}, {type(yb).__name__}"
+        assert xb.data.ndim == 2, f"{where}: batch {i} features have shape {xb.shape}, expected (batch_size, 2)"
+    return batches
+
+
+def _epoch(loader: tt.DataLoader, where: str = "Module 05 · DataLoader.__iter__", count: int | None = None) -> list[list[int]]:
     """The sample indices of one epoch, batch by batch."""
-    return [xb.data[:, 0].astype(int).tolist() for xb, _ in loader]
+    return [xb.data[:, 0].astype(int).tolist() for xb, _ in _batches(loader, where, count)]
 
 
 def test_tensor_dataset_len_and_items():
@@ -52,8 +68,7 @@ def test_len_counts_batches(batch_size, drop_last, batches):
     loader = tt.DataLoader(ds, batch_size=batch_size, drop_last=drop_last)
     assert len(loader) == batches, f"Module 05 · DataLoader.__len__, N=10, batch_size={batch_size}, drop_last={drop_last}: " \
                                    f"expected {batches}, got {len(loader)}"
-    assert len(_epoch(loader)) == batches, f"Module 05 · DataLoader.__iter__, N=10, batch_size={batch_size}, " \
-                                           f"drop_last={drop_last}: yielded a different number of batches than len()"
+    _epoch(loader, f"Module 05 · DataLoader.__iter__, N=10, batch_size={batch_size}, drop_last={drop_last}", batches)
 
 
 def test_drop_last_removes_only_the_incomplete_batch():
@@ -68,10 +83,8 @@ def test_drop_last_removes_only_the_incomplete_batch():
 def test_batches_are_tensors_in_order_without_shuffle():
     """Without shuffle, batches are Tensors holding consecutive samples"""
     features, labels, ds = _dataset(10)
-    batches = list(tt.DataLoader(ds, batch_size=4))
+    batches = _batches(tt.DataLoader(ds, batch_size=4), "Module 05 · DataLoader.__iter__, N=10, batch_size=4", 3)
     xb, yb = batches[1]
-    assert isinstance(xb, tt.Tensor) and isinstance(yb, tt.Tensor), \
-        f"Module 05 · DataLoader.__iter__: expected a tuple of Tensors, got {type(xb).__name__}, {type(yb).__name__}"
     assert_close(xb, features[4:8], "Module 05 · DataLoader.__iter__, batch 1 features, N=10, batch_size=4")
     assert_close(yb, labels[4:8], "Module 05 · DataLoader.__iter__, batch 1 labels, N=10, batch_size=4")
 
@@ -79,7 +92,8 @@ def test_batches_are_tensors_in_order_without_shuffle():
 def test_labels_keep_their_integer_dtype():
     """Batches keep float32 features and int64 labels"""
     _, _, ds = _dataset(10)
-    xb, yb = next(iter(tt.DataLoader(ds, batch_size=3, shuffle=True, seed=1)))
+    xb, yb = _batches(tt.DataLoader(ds, batch_size=3, shuffle=True, seed=1),
+                      "Module 05 · DataLoader(N=10, batch_size=3, shuffle=True).__iter__", 4)[0]
     assert xb.dtype == np.float32 and xb.shape == (3, 2), \
         f"Module 05 · DataLoader.__iter__: features {xb.shape} {xb.dtype}, expected (3, 2) float32"
     assert yb.dtype == np.int64 and yb.shape == (3,), f"Module 05 · DataLoader.__iter__: labels {yb.shape} {yb.dtype}, expected (3,) int64"
@@ -101,11 +115,13 @@ def test_shuffle_gives_a_new_order_every_epoch():
     """With shuffle, each epoch has a different order (and without, the same 0..N-1)"""
     _, _, ds = _dataset(20)
     loader = tt.DataLoader(ds, batch_size=20, shuffle=True, seed=3)
-    one, two = _epoch(loader)[0], _epoch(loader)[0]
+    where = "Module 05 · DataLoader(N=20, batch_size=20).__iter__"
+    one, two = _epoch(loader, where, 1)[0], _epoch(loader, where, 1)[0]
     assert one != two, f"Module 05 · DataLoader(shuffle=True): epochs 0 and 1 have the same order {one}"
     assert one != list(range(20)), "Module 05 · DataLoader(shuffle=True): the order was not shuffled"
     plain = tt.DataLoader(ds, batch_size=20)
-    assert _epoch(plain)[0] == list(range(20)) == _epoch(plain)[0], "Module 05 · DataLoader(shuffle=False) must keep 0..N-1"
+    assert _epoch(plain, where, 1)[0] == list(range(20)) == _epoch(plain, where, 1)[0], \
+        "Module 05 · DataLoader(shuffle=False) must keep 0..N-1"
 
 
 def test_shuffle_without_seed_follows_manual_seed():
@@ -138,6 +154,6 @@ class _Squares(tt.Dataset):
 
 def test_any_dataset_with_len_and_getitem_can_be_batched():
     """A Dataset subclass with __len__ and __getitem__ is batched too"""
-    xb, yb = list(tt.DataLoader(_Squares(), batch_size=3))[1]
+    xb, yb = _batches(tt.DataLoader(_Squares(), batch_size=3), "Module 05 · DataLoader(_Squares(), batch_size=3)", 2)[1]
     assert_close(xb, [[3, 9], [4, 16]], "Module 05 · DataLoader.__iter__ on a custom Dataset, batch 1 features")
     assert_close(yb, [1, 0], "Module 05 · DataLoader.__iter__ on a custom Dataset, batch 1 labels")

@@ -11,6 +11,8 @@ test session wrote is decoded here, and nothing it says is trusted beyond its sh
   escape characters (ANSI included) shown as `\\x1b`, lone surrogates as U+FFFD. Every Row's
   text fields go through it when the Row is made, so no Row ever holds text that could restyle
   a terminal, break an encoder or forge a line of the report.
+- `safe_block`: the same for text of several lines (a test's captured `print()` output): each
+  line made safe as above, at most MAX_OUTPUT_LINES lines (the last ones) and MAX_OUTPUT chars.
 - `finite_number`: a number only when it is a real int or float, finite and within bounds
   (checked before any conversion, so 10**400 or inf never reaches `float()` or `int()`).
 - `Row.from_untrusted` and `read_session_log`: known fields of the right types only, with
@@ -32,6 +34,9 @@ from typing import Any, Iterable
 from grader.core.outcomes import Outcome, Source, Visibility
 
 MAX_TEXT = 600
+MAX_OUTPUT = 4000                  # a failing test's captured output, all lines together
+MAX_OUTPUT_LINES = 40
+MAX_OUTPUT_LINE = 300
 MAX_METRICS = 20
 MAX_POINTS = 1e6                   # points of one row (the config's largest module has 14)
 MAX_SECONDS = 1e7
@@ -94,6 +99,33 @@ def safe_text(value: Any, limit: int = MAX_TEXT) -> str:
                            f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
         raw = "".join(out)
     return raw if len(raw) <= limit and len(text) <= limit else raw[: limit - 1] + "…"
+
+
+def safe_block(value: Any, limit: int = MAX_OUTPUT, max_lines: int = MAX_OUTPUT_LINES) -> str:
+    """`value` as at most `max_lines` lines (its last ones) of at most `limit` characters in all,
+    each line as `safe_text` makes it (escape sequences shown, not kept); "" for "" or None.
+
+    The first line says how many lines were left out, when some were: "… (12 earlier lines)".
+    """
+    if value is None:
+        return ""
+    text = _as_text(value)
+    scan = str.__getitem__(text, slice(max(0, len(text) - limit * 2), None))   # only the tail can be kept
+    lines = [safe_text(line, MAX_OUTPUT_LINE) for line in scan.splitlines()]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    kept: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        if len(kept) >= max(1, max_lines) or size + len(line) + 1 > limit:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    kept.reverse()
+    left = len(lines) - len(kept) + (text.count("\n", 0, len(text) - len(scan)) if len(scan) < len(text) else 0)
+    if left > 0 and kept:
+        kept[0] = f"… ({left} earlier line{'s' if left != 1 else ''})"
+    return "\n".join(kept)
 
 
 def _as_text(value: Any) -> str:
@@ -166,6 +198,7 @@ class Row:
     seconds: float = 0.0
     location: str = ""                              # "tinytorch/data.py:42 in __iter__"
     metrics: dict[str, Any] = field(default_factory=dict)
+    output: str = ""                                # what a failing test printed (see safe_block)
 
     def __post_init__(self) -> None:
         # Whoever made the row, its text is safe to print and to encode (see safe_text).
@@ -173,6 +206,7 @@ class Row:
         self.reason = safe_text(self.reason)
         self.nodeid = safe_text(self.nodeid)
         self.location = safe_text(self.location, 200)
+        self.output = safe_block(self.output)
         self.seconds = finite_number(self.seconds, 0.0, low=0.0, high=MAX_SECONDS) or 0.0
 
     @property
@@ -192,7 +226,8 @@ class Row:
         return {"section": [self.section.kind.value, self.section.key], "title": self.title,
                 "outcome": self.outcome.value, "reason": self.reason, "points": self.points,
                 "visibility": self.visibility.value, "source": self.source.value, "nodeid": self.nodeid,
-                "seconds": self.seconds, "location": self.location, "metrics": self.metrics}
+                "seconds": self.seconds, "location": self.location, "metrics": self.metrics,
+                "output": self.output}
 
     @classmethod
     def from_untrusted(cls, raw: Any, *, source: Source, keep_points: bool) -> "Row | None":
@@ -217,12 +252,18 @@ class Row:
         return cls(section, _field(raw, "title"), outcome, _field(raw, "reason"), points,
                    visibility if keep_points else Visibility.VISIBLE, source, _field(raw, "nodeid"),
                    finite_number(raw.get("seconds"), 0.0, low=0.0, high=MAX_SECONDS) or 0.0,
-                   _field(raw, "location", 200), _metrics(raw.get("metrics")) if keep_points else {})
+                   _field(raw, "location", 200), _metrics(raw.get("metrics")) if keep_points else {},
+                   _block(raw.get("output")))
 
 
 def _field(raw: dict[str, Any], key: str, limit: int = MAX_TEXT) -> str:
     value = raw.get(key, "")
     return safe_text(value, limit) if type(value) is str else ""
+
+
+def _block(value: Any) -> str:
+    """A row's captured output: a bounded string, or "" for anything else."""
+    return safe_block(str.__getitem__(value, slice(0, MAX_OUTPUT * 4))) if type(value) is str else ""
 
 
 def _enum(kind: type[Enum], value: Any) -> Any:

@@ -123,7 +123,7 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
           loaders: dict[str, Callable[[], object]] | None = None, lease: SlotLease | None = None,
           on_wait: Callable[[SlotWait], None] | None = None, sandbox_public: bool | None = None,
           stop: GradingStop | None = None, deadline_seconds: float | None = None,
-          on_stuck: Callable[[str], None] | None = None) -> GradeReport:
+          on_stuck: Callable[[str], None] | None = None, select: str = "") -> GradeReport:
     """Run the checks `targets` asks for against the implementation in `impl` (holds tinytorch/).
 
     lease: SLOTS_PER_GRADING sandbox uid slots held by the caller (a batch leases for all its
@@ -134,12 +134,13 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
     grading also stops at `deadline_seconds` (default: `grading_deadline` of the config). A
     stopped grading kills everything it started, keeps the rows that finished and adds a
     visible "grading error: <reason>" row. on_stuck: see `GradingStop.watch`.
+    select: a pytest -k expression choosing which public tests run ("" runs them all).
     """
     if lease is None:
         with default_pool().lease(SLOTS_PER_GRADING, wait_report=on_wait) as own:
             return grade(impl, targets, cfg=cfg, hidden=hidden, public=public, hidden_dir=hidden_dir,
                          public_dir=public_dir, loaders=loaders, lease=own, sandbox_public=sandbox_public,
-                         stop=stop, deadline_seconds=deadline_seconds, on_stuck=on_stuck)
+                         stop=stop, deadline_seconds=deadline_seconds, on_stuck=on_stuck, select=select)
     if len(lease.slots) < SLOTS_PER_GRADING:
         raise ValueError(f"grade() needs {SLOTS_PER_GRADING} sandbox slots, the lease holds {lease.slots}")
     start = time.perf_counter()
@@ -161,7 +162,7 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
             ThreadPoolExecutor(max_workers=2 + HIDDEN_SESSIONS) as pool:
         if public_files:
             spec = SessionSpec("public tests", tuple(public_files), Source.PUBLIC, cfg.public_timeout_seconds,
-                               cfg.public_session_seconds, cfg.sandbox.probe_memory_mb)
+                               cfg.public_session_seconds, cfg.sandbox.probe_memory_mb, select=select)
             parts.append((spec.name, pool.submit(run_session, spec, _with_slot(ctx, slots[0]), sandboxed=sandbox,
                                                  stop=stop)))
         for i, shard in enumerate(s for s in shards if s):

@@ -271,8 +271,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
               _points(item), _visibility(item), state.ctx.source, item.nodeid,
               report.duration if call.when == "call" else 0.0, verdict.location,
               {k[len("metric:"):]: v for k, v in item.user_properties
-               if isinstance(k, str) and k.startswith("metric:")})
+               if isinstance(k, str) and k.startswith("metric:")}, _printed(report, verdict.outcome, state.ctx.source))
     report.grader_row = row  # type: ignore[attr-defined]  # recorded in pytest_runtest_logreport
+
+
+def _printed(report: pytest.TestReport, outcome: Outcome, source: Source) -> str:
+    """What a failing public test printed (stdout, then stderr), for the student to see; the
+    Row bounds it and shows escape sequences as text. Hidden tests' own output is never kept."""
+    if source is not Source.PUBLIC or outcome not in (Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT):
+        return ""
+    parts = [content for name, content in report.sections if name.startswith("Captured std") and content.strip()]
+    return "\n".join(parts)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

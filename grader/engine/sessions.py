@@ -51,6 +51,7 @@ class SessionSpec:
     session_seconds: float          # no test starts after this; finished rows are kept
     memory_mb: int = 1536           # sandboxed sessions only
     grace_seconds: float = KILL_GRACE_SECONDS
+    select: str = ""                # pytest -k expression (`grader check 01 -k broadcast`); "" runs all
 
     @property
     def hard_seconds(self) -> float:
@@ -61,7 +62,8 @@ class SessionSpec:
 def _pytest_args(spec: SessionSpec, rows: str, context: str, files: list[str]) -> list[str]:
     return ["-q", "--no-header", "-p", "no:cacheprovider", "-p", "grader.engine.pytest_plugin",
             "--grader-rows", rows, "--grader-context", context, "-o", "addopts=",
-            "--timeout", str(max(1, int(spec.per_test_seconds))), "--continue-on-collection-errors", *files]
+            "--timeout", str(max(1, int(spec.per_test_seconds))), "--continue-on-collection-errors",
+            *(["-k", spec.select] if spec.select else []), *files]
 
 
 def _session_context(spec: SessionSpec, ctx: GradingContext, impl: str) -> GradingContext:

@@ -1,0 +1,207 @@
+"""What `grader check` prints is something a student can act on (issue 9, item 5).
+
+- a failure names the last place in `tinytorch/` it raised (file:line in function);
+- a public test whose result has the wrong length says what it expected ("expected 3 batches,
+  got 2"), never its own IndexError;
+- what a failing test printed is shown (bounded, escape sequences as text);
+- `-k WORDS` runs only matching tests, `-v` lists every test; the default report of an
+  untouched module fits a screen, one line per open TODO;
+- totals per module, a score only when the hidden tests ran; "Next" in course order, with
+  "implement" for what is not started;
+- NO_COLOR, TERM=dumb, a pipe and an ASCII-only encoding: no escape codes, no crash.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from grader.config import load_config
+from grader.core.outcomes import Outcome, Source
+from grader.core.rows import MAX_OUTPUT, MAX_OUTPUT_LINES, Row, Section, read_session_log
+from grader.core.targets import resolve_targets
+from grader.engine.grade import GradeReport, grade
+from grader.paths import assignments_dir, solutions_dir
+from grader.report.next_step import next_step
+from grader.report.render import render
+
+CFG = load_config()
+ROOT = Path(__file__).resolve().parents[1]
+GRADER = [sys.executable, "-m", "grader.cli"]
+PLAIN_ENV = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "COLUMNS")}
+
+
+def _submission(tmp: Path, name: str, replace: dict[str, tuple[str, str]]) -> Path:
+    """The reference with `old` replaced by `new` (once) in each named tinytorch file."""
+    impl = tmp / name
+    shutil.copytree(solutions_dir() / "tinytorch", impl / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
+    for filename, (old, new) in replace.items():
+        path = impl / "tinytorch" / filename
+        text = path.read_text()
+        assert old in text, f"{filename} no longer holds {old!r}: update this test"
+        path.write_text(text.replace(old, new, 1))
+    return impl
+
+
+def _check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`grader check ARGS` as a student runs it, its output piped."""
+    return subprocess.run([*GRADER, "check", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**PLAIN_ENV, **(env or {})})
+
+
+def _render(report: GradeReport, **options: object) -> str:
+    out = io.StringIO()
+    render(report, CFG, Console(file=out, width=100, color_system=None, soft_wrap=False), **options)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def _report(rows: list[Row], targets: list[str], *, hidden: bool = False, max_score: float = 0.0) -> GradeReport:
+    return GradeReport(assignments_dir(), resolve_targets(targets, CFG), hidden, rows, 1.0, max_score)
+
+
+# ------------------------------------------------------------------ where, what was expected, what was printed
+def test_a_typo_in_student_code_names_the_file_line_and_function(tmp_path: Path) -> None:
+    """'Linear' object has no attribute 'wieght' ends with 'tinytorch/layers.py:N in forward'"""
+    impl = _submission(tmp_path, "typo", {"layers.py": ("out = x @ self.weight", "out = x @ self.wieght")})
+    result = _check("03", "--impl", str(impl))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no attribute 'wieght'" in result.stdout
+    assert re.search(r"tinytorch/layers\.py:\d+ in forward", result.stdout), result.stdout
+
+
+def test_a_loader_one_batch_short_is_told_how_many_batches_were_expected(tmp_path: Path) -> None:
+    """A DataLoader that always drops the short last batch: 'expected 3 batches, got 2', no IndexError"""
+    impl = _submission(tmp_path, "short", {"data.py": ("if self.drop_last and len(idx) < self.batch_size:",
+                                                      "if len(idx) < self.batch_size:")})
+    report = grade(impl, resolve_targets(["05"], CFG), cfg=CFG, hidden=False)
+    reasons = {r.title: r.reason for r in report.rows if r.outcome is not Outcome.PASSED}
+    assert reasons, "the short loader passed Module 05's public tests"
+    assert not [t for t, r in reasons.items() if "IndexError" in r or "StopIteration" in r or "unpack" in r], reasons
+    consecutive = next(r for t, r in reasons.items() if t.startswith("Without shuffle, batches are Tensors"))
+    assert "expected 3 batches, got 2" in consecutive
+
+
+PRINTS = '''
+_forward = Linear.forward
+def _printing_forward(self, x):
+    print("debug: Linear input", x.shape)
+    print("\\x1b[31mred\\x1b[0m [bold]markup[/bold]")
+    raise ValueError("Module 03: deliberately wrong")
+Linear.forward = _printing_forward
+'''
+
+
+def test_what_a_failing_test_printed_is_shown_as_plain_text(tmp_path: Path) -> None:
+    """print() output of a failing public test reaches the report, escape sequences shown as text"""
+    impl = tmp_path / "prints"
+    shutil.copytree(solutions_dir() / "tinytorch", impl / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(impl / "tinytorch" / "layers.py", "a") as handle:
+        handle.write(PRINTS)
+    result = _check("03", "--impl", str(impl), "-k", "computes_x_times_weight")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "printed" in result.stdout and "debug: Linear input (5, 4)" in result.stdout, result.stdout
+    assert "\x1b" not in result.stdout and "\\x1b[31mred" in result.stdout
+
+
+def test_printed_output_is_bounded_and_rows_with_it_survive_the_session_log() -> None:
+    """A flood of printed lines keeps the last MAX_OUTPUT_LINES, says how many were cut, and
+    `read_session_log` bounds what a session wrote whatever its size"""
+    flood = "\n".join(f"line {i} \x1b[2J" for i in range(10_000))
+    row = Row(Section.module("03"), "t", Outcome.FAILED, "boom", output=flood)
+    lines = row.output.splitlines()
+    assert len(lines) <= MAX_OUTPUT_LINES and len(row.output) <= MAX_OUTPUT
+    assert lines[-1] == "line 9999 \\x1b[2J" and lines[0].startswith("… (") and "earlier lines" in lines[0]
+    forged = '{"kind": "row", "row": {"section": ["module", "03"], "title": "t", "outcome": "failed", ' \
+             '"output": "' + "x" * 200_000 + '"}}'
+    log = read_session_log(forged, source=Source.PUBLIC, keep_points=False)
+    assert len(log.rows) == 1 and len(log.rows[0].output) <= MAX_OUTPUT
+    assert Row.from_untrusted({"section": ["module", "03"], "title": "t", "outcome": "failed", "output": 7},
+                              source=Source.PUBLIC, keep_points=False).output == ""
+
+
+# ------------------------------------------------------------------ -k, -v and a short default
+def test_untouched_module_01_fits_a_screen_and_verbose_lists_every_test() -> None:
+    """`grader check 01` on the stubs: one line per open TODO, under ~30 lines; -v lists all 57"""
+    short = _check("01")
+    assert short.returncode == 1, short.stdout + short.stderr
+    lines = short.stdout.splitlines()
+    assert len(lines) <= 32, f"{len(lines)} lines:\n{short.stdout}"
+    total = re.search(r"Total: (\d+) checks: (\d+) not started", short.stdout)
+    assert total and total.group(1) == total.group(2), short.stdout
+    assert re.search(r"\d+ tests: implement add forward \(tinytorch/tensor\.py:\d+ in add\)", short.stdout), short.stdout
+    verbose = _check("01", "-v")
+    assert verbose.stdout.count("not started") >= int(total.group(1)), verbose.stdout
+
+
+def test_k_runs_only_matching_tests_and_v_shows_passing_rows() -> None:
+    """`grader check 01 -k matmul --impl solutions`: only those tests run; -v lists them as passed"""
+    everything = grade(solutions_dir(), resolve_targets(["01"], CFG), cfg=CFG, hidden=False)
+    chosen = _check("01", "--impl", "solutions", "-k", "matmul", "-v")
+    assert chosen.returncode == 0, chosen.stdout + chosen.stderr
+    ran = re.search(r"Total: (\d+) checks: (\d+) passed", chosen.stdout)
+    assert ran and ran.group(1) == ran.group(2) and 0 < int(ran.group(1)) < len(everything.rows), chosen.stdout
+    assert "matmul" in chosen.stdout and "passed" in chosen.stdout.split("Totals")[0]
+    assert "-k 'matmul'" in chosen.stdout.split("Next:")[1], "Next must not call a partial run a finished module"
+    quiet = _check("01", "--impl", "solutions")
+    assert "✓ passed" not in quiet.stdout and "+ passed" not in quiet.stdout, quiet.stdout
+
+
+# ------------------------------------------------------------------ totals and next
+def _rows(module: str, outcome: Outcome, count: int, reason: str = "", points: float | None = None) -> list[Row]:
+    return [Row(Section.module(module), f"test {module}.{i}", outcome, reason, points, nodeid=f"test_{module}.py::t{i}")
+            for i in range(count)]
+
+
+def test_totals_show_each_module_and_a_score_only_when_graded() -> None:
+    """`grader check all` without --hidden: tests per module, and no score; with --hidden, points per module"""
+    milestone = [Row(Section.milestone(), "TinyDigits accuracy", Outcome.PASSED, "measured 99%", 16.0,
+                     source=Source.MILESTONE)]
+    rows = [r for m in CFG.modules for r in _rows(m, Outcome.PASSED if m == "01" else Outcome.NOT_STARTED, 3,
+                                                    "" if m == "01" else f"not started: Module {m}: x")] + milestone
+    text = _render(_report(rows, ["all"]))
+    totals = text.split("Totals")[1]
+    for number in CFG.modules:
+        assert re.search(rf"Module {number} .*\d+/3 passed", totals), totals
+    assert not re.search(r"score \d", totals) and "16/16" not in totals, totals
+    graded = [Row(r.section, r.title, r.outcome, r.reason, 1.0, source=r.source) for r in rows]
+    text = _render(_report(graded, ["all"], hidden=True, max_score=float(len(graded))))
+    assert re.search(r"Module 01 .*3/3 passed · 3/3 points", text) and f"score 4/{len(graded)}" in text, text
+
+
+def test_next_names_the_next_module_in_course_order() -> None:
+    """Module 01 done: Module 02 next; Module 08 done: the milestone; never 'everything passed' for one module"""
+    one = next_step(_report(_rows("01", Outcome.PASSED, 3), ["01"]), CFG)
+    assert "Next in course order: Module 02" in one and "everything passed" not in one
+    last = next_step(_report(_rows("08", Outcome.PASSED, 3), ["08"]), CFG)
+    assert "milestone03" in last and "Module 01" not in last, last
+
+
+def test_a_milestone_that_is_not_started_says_implement() -> None:
+    """The milestone on the stubs: 'implement add forward, then run grader check 01', never 'fix … not started'"""
+    row = Row(Section.milestone(), "TinyDigits (8×8): test accuracy ≥ 75%", Outcome.NOT_STARTED,
+              "not started: Module 01 (tensor): add forward; Module 02 (activations): ReLU forward", 5.0,
+              source=Source.MILESTONE)
+    text = next_step(_report([row], ["milestone03"]), CFG)
+    assert "implement 'add forward'" in text and "grader check 01" in text and "fix" not in text, text
+
+
+# ------------------------------------------------------------------ NO_COLOR, dumb terminals, pipes, ASCII
+@pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "ascii", "NO_COLOR": "1", "TERM": "dumb"},
+                                 {"PYTHONIOENCODING": "ascii"}, {"NO_COLOR": "1"}, {"TERM": "dumb"}],
+                         ids=["all", "ascii", "no-color", "dumb"])
+def test_check_output_works_on_plain_terminals(env: dict[str, str]) -> None:
+    """`grader check 01` piped, with NO_COLOR, TERM=dumb or PYTHONIOENCODING=ascii: no crash, no escape codes"""
+    result = _check("01", env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "Next:" in result.stdout, result.stderr[-2000:]
+    assert "\x1b" not in result.stdout + result.stderr
+    if env.get("PYTHONIOENCODING") == "ascii":
+        assert result.stdout.isascii(), [c for c in result.stdout if not c.isascii()][:5]
+        assert "Module 01 - Tensor" in result.stdout and "o not started" in result.stdout
