@@ -205,3 +205,15 @@ def test_check_output_works_on_plain_terminals(env: dict[str, str]) -> None:
     if env.get("PYTHONIOENCODING") == "ascii":
         assert result.stdout.isascii(), [c for c in result.stdout if not c.isascii()][:5]
         assert "Module 01 - Tensor" in result.stdout and "o not started" in result.stdout
+
+
+def test_the_milestone_script_says_implement_for_missing_pieces_and_fix_for_broken_ones(capsys) -> None:
+    """A milestone script on stubs says 'Implement these', never 'Implement or fix'; broken pieces say 'Fix'"""
+    from grader.milestones.m03.readiness import Problem
+    from grader.milestones.m03.report import print_problems
+    names = {"01": "tensor", "06": "autograd"}
+    print_problems([Problem("01", True, "add forward")], names, Path("impl"))
+    missing = capsys.readouterr().out
+    assert "Implement these" in missing and "fix" not in missing.lower(), missing
+    print_problems([Problem("06", False, "ValueError: bad (tinytorch/autograd.py:3 in backward)")], names, Path("impl"))
+    assert "Fix these" in capsys.readouterr().out

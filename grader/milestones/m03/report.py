@@ -65,7 +65,9 @@ def print_problems(problems: list[Problem], names: ModuleNames, impl: Path) -> N
         print("Broken (raise an error):")
         for p in broken:
             print(f"  {p.line(names)}")
-    print("Implement or fix these (each module's tests point at the details), then run this script again.", flush=True)
+    todo = ("Implement the missing pieces and fix the broken ones" if missing and broken else
+            "Implement these" if missing else "Fix these")
+    print(f"{todo} (each module's tests point at the details), then run this script again.", flush=True)
 
 
 def progress_line(epoch: int, epochs: int, train_loss: float, test_accuracy: float, elapsed: float) -> str:
