@@ -217,3 +217,17 @@ def test_the_milestone_script_says_implement_for_missing_pieces_and_fix_for_brok
     assert "Implement these" in missing and "fix" not in missing.lower(), missing
     print_problems([Problem("06", False, "ValueError: bad (tinytorch/autograd.py:3 in backward)")], names, Path("impl"))
     assert "Fix these" in capsys.readouterr().out
+
+
+def test_a_transposed_weight_is_named_not_a_numpy_shape_error(tmp_path: Path) -> None:
+    """Linear storing weight as (out, in): hidden tests of Modules 03 and 08 name the weight's shape,
+    never NumPy's 'mismatch in its core dimension' from their own expected-value code"""
+    impl = _submission(tmp_path, "transposed", {"layers.py": ("size=(in_features, out_features)", "size=(out_features, in_features)")})
+    path = impl / "tinytorch" / "layers.py"
+    path.write_text(path.read_text().replace("out = x @ self.weight\n", "out = x @ self.weight.transpose()\n", 1))
+    report = grade(impl, resolve_targets(["03", "08"], CFG), cfg=CFG, hidden=True, public=True)
+    failed = [r for r in report.rows if r.outcome is Outcome.FAILED]
+    assert failed, "a transposed weight passed every test"
+    assert not [r.reason for r in failed if "core dimension" in r.reason or "gufunc" in r.reason], \
+        [r.reason for r in failed if "gufunc" in r.reason]
+    assert any("expected (in_features, out_features)" in r.reason for r in failed if r.source is Source.HIDDEN)

@@ -102,7 +102,11 @@ def test_evaluate_runs_in_eval_mode_without_a_graph(rng):
         f"Module 08 · Trainer.evaluate: expected model.eval() and no_grad() (training, inner training, output requires_grad) " \
         f"= (False, False, False), saw {sorted(set(spy.calls))}"
     assert all(p.grad is None for p in model.parameters()), "Module 08 · Trainer.evaluate: a parameter received a gradient"
-    logits = features @ model[0].weight.data + model[0].bias.data
+    weight, bias = model[0].weight, model[0].bias
+    assert weight.shape == (features.shape[1], 2) and bias.shape == (2,), \
+        f"Module 08 · Trainer.evaluate with Linear({features.shape[1]}, 2): weight {weight.shape} and bias {bias.shape}, " \
+        f"expected {(features.shape[1], 2)} and (2,) (Module 03's layout)"
+    logits = features @ weight.data + bias.data
     want_loss = _numpy_cross_entropy(logits.astype(np.float64), labels)
     want_acc = float(np.mean(logits.argmax(axis=1) == labels))
     assert abs(loss - want_loss) < 1e-5 and abs(acc - want_acc) < 1e-9, \

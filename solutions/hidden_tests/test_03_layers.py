@@ -15,6 +15,14 @@ from grader.testing.compare import show_pair
 M = "Module 03"
 
 
+def _linear_shapes(w: np.ndarray, b: np.ndarray, n_in: int, n_out: int, where: str) -> None:
+    """The weight and bias read back from Linear(n_in, n_out) have the contract's shapes, checked
+    before any expected value is computed from them (a transposed weight fails here, by name)."""
+    assert w.shape == (n_in, n_out), f"{where}: weight has shape {w.shape}, expected (in_features, out_features) = " \
+                                     f"{(n_in, n_out)}"
+    assert b.shape == (n_out,), f"{where}: bias has shape {b.shape}, expected {(n_out,)}"
+
+
 @pytest.mark.points(1.75)
 @pytest.mark.visibility("visible")
 def test_linear_forward_is_x_at_weight_plus_bias() -> None:
@@ -267,6 +275,8 @@ def test_sequential_applies_modules_in_order_with_len_and_indexing() -> None:
 
     out = values_of(probe(sequential, x=x), "03", "Sequential")
     w1, b1, w2, b2 = (np.asarray(out[k], dtype=np.float64) for k in ("w1", "b1", "w2", "b2"))
+    _linear_shapes(w1, b1, 4, 5, f"{M} · Sequential's first Linear(4, 5)")
+    _linear_shapes(w2, b2, 5, 2, f"{M} · Sequential's last Linear(5, 2)")
     assert_close(out["y"], np.maximum(x @ w1 + b1, 0) @ w2 + b2, where=f"{M} · Sequential(Linear(4, 5), ReLU(), "
                  f"Linear(5, 2)) forward: x (6, 4)", rtol=1e-5, atol=1e-6)
     assert_close(out["order"], np.tanh(1 / (1 + np.exp(-x))), where=f"{M} · Sequential(Sigmoid(), Tanh()) forward "
@@ -340,6 +350,7 @@ def test_linear_backward_matches_numeric_gradient() -> None:
 
     out = values_of(probe(linear_grads, x=x, g=g), "03", "Linear backward")
     w, b = np.asarray(out["w"], dtype=np.float64), np.asarray(out["b"], dtype=np.float64)
+    _linear_shapes(w, b, 4, 3, f"{M} · Linear(4, 3) backward")
     gx, gw, gb = numeric_grads(lambda x_, w_, b_: x_ @ w_ + b_, [x, w, b], g)
     # weight and bias are float32, so their gradients are float32: compare at float32 precision
     assert_grad_close(out["gw"], gw, where=f"{M} · Linear(4, 3) backward: gradient of weight (4, 3)", rtol=1e-5)

@@ -113,6 +113,9 @@ def test_train_epoch_takes_one_sgd_step_per_batch() -> None:
 
     out = values_of(probe(sgd_epoch, x=x, y=y), "08", "Trainer.train_epoch")
     w, b = np.asarray(out["w0"], dtype=np.float64), np.asarray(out["b0"], dtype=np.float64)
+    assert w.shape == (3, 2) and b.shape == (2,), \
+        f"{M} · Trainer.train_epoch with Linear(3, 2): weight {w.shape} and bias {b.shape}, expected (3, 2) and (2,) " \
+        f"(Module 03's layout)"
     total = 0.0
     for start in range(0, 10, 4):
         xb, yb = x[start:start + 4].astype(np.float64), y[start:start + 4].astype(np.float64)
