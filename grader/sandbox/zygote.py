@@ -221,6 +221,12 @@ def give_up(reason: str) -> None:
           "each probe starts a fresh worker", file=sys.stderr, flush=True)
 
 
+def running_pid() -> int | None:
+    """The pid of this process's zygote, or None when none is running."""
+    server = _SERVER
+    return server.pid if server is not None and server.owner == os.getpid() else None
+
+
 def status() -> str:
     """One line for reports: whether this process's probes fork from a zygote."""
     if not enabled():
