@@ -4,8 +4,8 @@ and pyproject.toml, each rendered from what the kit already says (config.yaml, p
     files = student_files(Path("pyproject.toml").read_text(), load_config())   # {"README.md": "...", ".gitignore": ..., ...}
 
 - README.md: `student_readme.md` with its `{{name}}` fields filled in from the config: the
-  course order and prerequisite graph, the module names, the milestone thresholds, the public
-  tests' time limits.
+  course order and prerequisite graph, the module names, the milestone thresholds, the time
+  limits of a student's own check.
 - pyproject.toml: the kit's own, with the same name, version, dependencies and `grader`
   script, without the instructor's extras (INSTRUCTOR_EXTRAS), and with pytest pointed at
   assignments/tests (the kit's tests/ does not ship).
@@ -66,8 +66,7 @@ def render_readme(cfg: Config, project: dict[str, Any], template: Path = README_
         "course_graph": "\n".join(_graph_lines(cfg)),
         "module_names": ", ".join(m.name for m in cfg.modules.values()),
         "milestone_rows": "\n".join(_milestone_lines(cfg)),
-        "public_timeout": f"{cfg.public_timeout_seconds:g}",
-        "public_session": f"{cfg.public_session_seconds:g}",
+        **_check_limits(cfg),
     }
     text = template.read_text(encoding="utf-8")
     named = set(_FIELD.findall(text))
@@ -75,6 +74,15 @@ def render_readme(cfg: Config, project: dict[str, Any], template: Path = README_
         raise TemplateError(f"{template}: unknown fields {sorted(named - fields.keys())}, "
                             f"unused fields {sorted(fields.keys() - named)}")
     return _FIELD.sub(lambda m: fields[m.group(1)], text)
+
+
+def _check_limits(cfg: Config) -> dict[str, str]:
+    """The limits of a student's own `grader check`: the config's `student_check:` section when it
+    has one, else the public-test limits of `tests:` (which then apply to it)."""
+    student = getattr(cfg, "student_check", None)
+    test, session = ((student.test_seconds, student.session_seconds) if student is not None
+                     else (cfg.public_timeout_seconds, cfg.public_session_seconds))
+    return {"test_seconds": f"{test:g}", "session_seconds": f"{session:g}"}
 
 
 def _package_name(requirement: str) -> str:
