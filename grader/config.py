@@ -58,6 +58,7 @@ class SandboxSpec:
     probe_memory_mb: int
     file_size_mb: int
     processes: int
+    fork_server: bool = True    # workers fork from a pre-started zygote (grader/sandbox/zygote.py)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ def load_config(path: Path | None = None) -> Config:
         milestone_hidden = float(_section(raw, "milestone03", path).get("hidden_tests_points", 0))
         sb = _section(raw, "sandbox", path)
         sandbox = SandboxSpec(float(sb["probe_time_limit_seconds"]), int(sb["probe_memory_mb"]),
-                              int(sb["file_size_mb"]), int(sb["processes"]))
+                              int(sb["file_size_mb"]), int(sb["processes"]),
+                              bool(sb.get("fork_server", True)))
         tests = _section(raw, "tests", path)
         return Config(path, modules, milestone, milestone_hidden, sandbox,
                       float(tests["public_timeout_seconds"]), float(tests["hidden_timeout_seconds"]),

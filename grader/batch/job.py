@@ -4,7 +4,9 @@ SPEC.json (written by run.py) names the staged submission (`impl`, holding tinyt
 output folder, the targets, the config, the content hash and what collect.py found. The job
 leases its own SLOTS_PER_GRADING sandbox slots, calls `grader.engine.grade.grade` once, and
 writes DIR/<key>/results.json and then DIR/<key>/record.json (the done mark). It prints
-nothing a batch needs; its output goes to a log the batch reads only when it dies.
+nothing a batch needs; its output goes to a log the batch reads only when it dies. Its probes
+fork from zygotes of this job's own processes (the config's `sandbox: fork_server`), which end
+with them: nothing of one submission's grading is reused for the next.
 
 A job dies with its batch: it asks the kernel for SIGTERM when its parent exits (a SIGKILLed
 batch included), ignores SIGINT (Ctrl-C is the batch's to handle), and on SIGTERM kills
@@ -53,9 +55,11 @@ def run_job(spec: dict[str, Any]) -> None:
     from grader.core.outcomes import Outcome
     from grader.core.targets import resolve_targets
     from grader.engine.grade import SLOTS_PER_GRADING, grade
+    from grader.sandbox import zygote
     from grader.sandbox.slots import default_pool
 
     cfg = load_config(Path(spec["config"]))
+    zygote.configure(cfg.sandbox.fork_server)   # this grading's probes, its test sessions' too
     targets = resolve_targets(spec["targets"], cfg)
     out = Path(spec["out"])
     try:

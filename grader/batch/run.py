@@ -18,8 +18,10 @@ grading outlives its batch; record.json, written last and atomically, is the onl
 mark, so rerunning after any crash grades exactly what had no record. Staging folders are
 named after the batch's pid; a run first removes those of batches that are no longer alive.
 
-The seam for starting jobs differently (a pre-forked template process, another launcher) is
-`start_job`: it receives the spec file and returns a Popen-like handle.
+The seam for starting jobs differently (another launcher) is `start_job`: it receives the spec
+file and returns a Popen-like handle. Jobs start as fresh processes on purpose: what is
+pre-started is per grading (each process's sandbox zygote, grader/sandbox/zygote.py), so no
+process serves two submissions. `benchmarks/batch_throughput.py` measures the batch.
 """
 from __future__ import annotations
 

@@ -92,6 +92,12 @@ def enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "off", "false", "no")
 
 
+def configure(fork_server: bool) -> None:
+    """Apply the config's `sandbox: fork_server` to this process and the test sessions it starts
+    (they inherit its environment); an ENV_SWITCH already set (a benchmark, a debugging run) wins."""
+    os.environ.setdefault(ENV_SWITCH, "1" if fork_server else "0")
+
+
 class ForkServer:
     """The runner's handle on its zygote: start it, ask it for workers, end it."""
 
