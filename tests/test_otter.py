@@ -201,3 +201,37 @@ def test_otter_run_gives_grader_grades_scores_on_reference_stubs_and_a_partial_s
     assert float(expected["stubs"]["total"]) == 0
     assert 0 < float(expected["partial"]["total"]) < MAX
     print(f"otter run seconds: {seconds}")
+
+
+def test_generate_writes_otters_zip_with_the_plugin_the_kit_and_its_setup(tmp_path: Path, otter_installed: None) -> None:
+    """The autograder zip: the course's Otter settings with the plugin (configured once), an empty
+    tests/, the kit with its hidden tests, and setup.sh ending with the kit installed into Otter's environment"""
+    import zipfile
+
+    settings = tmp_path / "course.json"
+    course = {"show_hidden": True, "plugins": [{"grader.export.otter_plugin.TinytorchPlugin": {"targets": ["01"]}}]}
+    settings.write_text(json.dumps(course), encoding="utf-8")
+    out = tmp_path / "autograder.zip"
+    assert otter_main(["generate", "--out", str(out), "--worktree", "--timeout-minutes", "10",
+                       "--otter-config", str(settings)]) == 0
+    with zipfile.ZipFile(out) as z:
+        names = set(z.namelist())
+        config = json.loads(z.read("otter_config.json"))
+        setup = z.read("setup.sh").decode()
+    assert {"run_autograder", "run_otter.py", "environment.yml", "tests/"} <= names
+    assert "kit/grader/export/otter_plugin.py" in names and any(n.startswith("kit/solutions/hidden_tests/") for n in names)
+    assert config["show_hidden"] is True
+    assert config["plugins"] == [{"grader.export.otter_plugin.TinytorchPlugin": {
+        "targets": ["all"], "cache_dir": "/autograder/source/kit/.cache", "timeout_minutes": 10.0}}]
+    assert setup.index("mamba env create") < setup.index('pip install --disable-pip-version-check -q -e "$KIT"')
+    assert 'chmod 700 "$KIT"' in setup and "grader data fetch" in setup
+
+
+def test_generate_with_settings_that_are_not_an_object_is_a_usage_error(tmp_path: Path, otter_installed: None,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """--otter-config must hold a JSON object; otherwise exit 2 and no zip"""
+    settings = tmp_path / "course.json"
+    settings.write_text("[1, 2]", encoding="utf-8")
+    out = tmp_path / "autograder.zip"
+    assert otter_main(["generate", "--out", str(out), "--worktree", "--otter-config", str(settings)]) == 2
+    assert "expected a JSON object" in capsys.readouterr().err and not out.exists()

@@ -6,6 +6,7 @@ Students:
 
 Instructors (needs the extra: pip install -e ".[otter]"):
   grader otter generate --out autograder.zip [--targets all] [--timeout-minutes 10] [--worktree]
+                        [--otter-config settings.json]   e.g. {"show_hidden": true}
   otter run -a autograder.zip tinytorch_submission.py     grade one submission locally
 
 Otter grades one notebook or one .py file per submission, so a student submits the bundle that
@@ -130,16 +131,43 @@ def _write_atomically(out: Path, data: bytes) -> None:
 
 
 # ------------------------------------------------------------------------ generate (instructors)
-def otter_config(targets: list[str], timeout_minutes: float | None) -> dict[str, object]:
-    """otter_config.json: the plugin with its settings; Otter prints the summary and score."""
-    settings: dict[str, object] = {"targets": targets, "cache_dir": f"{AUTOGRADER_DIR}/source/kit/.cache"}
+def otter_config(targets: list[str], timeout_minutes: float | None,
+                 extra: dict[str, object] | None = None) -> dict[str, object]:
+    """otter_config.json: the course's own Otter settings (`extra`), the kit's plugin added to
+    its plugins; Otter's language is Python whatever `extra` says."""
+    config = dict(extra or {})
+    settings: dict[str, object] = {"targets": targets, "cache_dir": f"{_root(config)}/source/kit/.cache"}
     if timeout_minutes is not None:
         settings["timeout_minutes"] = timeout_minutes
-    return {"lang": "python", "plugins": [{PLUGIN: settings}]}
+    plugins = config.get("plugins", [])
+    if not isinstance(plugins, list):
+        raise UsageError(f"--otter-config: 'plugins' must be a list, not {type(plugins).__name__}")
+    others = [p for p in plugins if p != PLUGIN and not (isinstance(p, dict) and PLUGIN in p)]
+    return {**config, "lang": "python", "plugins": [*others, {PLUGIN: settings}]}
+
+
+def _root(config: dict[str, object]) -> str:
+    """Where Otter's autograder runs (its `autograder_dir` setting; Gradescope's /autograder)."""
+    return str(config.get("autograder_dir") or AUTOGRADER_DIR).rstrip("/")
+
+
+def _read_settings(path: str | None) -> dict[str, object]:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--otter-config {path}: cannot read it ({exc.strerror})") from None
+    except ValueError as exc:
+        raise UsageError(f"--otter-config {path}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--otter-config {path}: expected a JSON object of Otter settings")
+    return data
 
 
 def build_autograder(out: Path, *, targets: list[str], timeout_minutes: float | None = None,
-                     commit: str | None = "HEAD", python_version: str = PYTHON_VERSION) -> dict[str, object]:
+                     commit: str | None = "HEAD", python_version: str = PYTHON_VERSION,
+                     extra: dict[str, object] | None = None) -> dict[str, object]:
     """Write Otter's autograder zip with the plugin configured and the kit inside; returns what it holds."""
     try:
         import otter  # noqa: F401  (only to say clearly that the extra is missing)
@@ -159,22 +187,23 @@ def build_autograder(out: Path, *, targets: list[str], timeout_minutes: float | 
         work = Path(tmp)
         (work / "tests").mkdir()
         config = work / "otter_config.json"
-        config.write_text(json.dumps(otter_config(targets, timeout_minutes), indent=2), encoding="utf-8")
+        config.write_text(json.dumps(otter_config(targets, timeout_minutes, extra), indent=2), encoding="utf-8")
         generated = work / "otter.zip"
         run = subprocess.run([sys.executable, "-m", "otter", "generate", "--tests-dir", str(work / "tests"),
                               "--output-path", str(generated), "--config", str(config), "--no-requirements",
                               "--no-environment", "--python-version", python_version],
                              cwd=work, capture_output=True, text=True, timeout=300)
         if run.returncode != 0 or not generated.is_file():
-            tail = "\n".join((run.stderr or run.stdout).strip().splitlines()[-5:])
-            raise UsageError(f"otter generate failed (exit {run.returncode}): {tail}")
+            last = ((run.stderr or run.stdout).strip().splitlines() or ["no output"])[-1]
+            raise UsageError(f"otter generate failed (exit {run.returncode}): {last} (Otter imports every plugin "
+                             f"of --otter-config while generating)")
         tmp_out = out.with_name(f".{out.name}.tmp")
         with zipfile.ZipFile(generated) as otter_zip, zipfile.ZipFile(tmp_out, "w") as archive:
             names = otter_zip.namelist()
             for name in names:
                 data = otter_zip.read(name)
                 if name == "setup.sh":
-                    data = data.rstrip(b"\n") + b"\n" + SETUP_BLOCK.format(root=AUTOGRADER_DIR).encode()
+                    data = data.rstrip(b"\n") + b"\n" + SETUP_BLOCK.format(root=_root(extra or {})).encode()
                 _add(archive, name, data, executable=name in ("setup.sh", "run_autograder"))
             if not any(n.startswith("tests/") for n in names):
                 archive.writestr(zipfile.ZipInfo("tests/", ZIP_TIME), b"")   # Otter copies tests/ at grading time
@@ -204,7 +233,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.timeout_minutes is not None and args.timeout_minutes <= 0:
         raise UsageError(f"--timeout-minutes {args.timeout_minutes}: must be positive")
     built = build_autograder(Path(args.out), targets=list(args.targets), timeout_minutes=args.timeout_minutes,
-                             commit=None if args.worktree else args.commit)
+                             commit=None if args.worktree else args.commit, extra=_read_settings(args.otter_config))
     print(f"wrote {safe_text(str(built['path']), 1000)}: Otter autograder with the tinytorch plugin, "
           f"kit {built['commit']} ({built['kit_files']} files), {int(built['bytes']) / 1e6:.2f} MB")
     return EXIT_OK
@@ -225,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--timeout-minutes", type=float, help="fit the kit's limits into Gradescope's timeout")
     gen.add_argument("--commit", default="HEAD", help="the kit's commit to put in the zip (default: HEAD)")
     gen.add_argument("--worktree", action="store_true", help="put the files on disk in the zip instead of a commit")
+    gen.add_argument("--otter-config", help="a JSON file of the course's own Otter settings (show_hidden, ...)")
     gen.set_defaults(func=_generate)
     return parser
 
