@@ -249,17 +249,28 @@ def _status(pid: int) -> _Status | None:
     """The fields of /proc/<pid>/status that cleanup needs, or None if `pid` is gone."""
     try:
         with open(f"/proc/{pid}/status", "rb") as handle:
-            lines = handle.read().splitlines()
-        fields = dict(line.split(b":", 1) for line in lines if b":" in line)
-        uids = fields[b"Uid"].split()
+            data = handle.read()
+        uids = _field(data, b"Uid").split()
         return _Status(
             real_uid=int(uids[0]),
             saved_uid=int(uids[2]),
-            no_new_privs=fields.get(b"NoNewPrivs", b"0").strip() == b"1",
-            zombie=fields.get(b"State", b"").split()[:1] in ([b"Z"], [b"X"]),
+            no_new_privs=(_field(data, b"NoNewPrivs") or b"0").strip() == b"1",
+            zombie=(_field(data, b"State") or b"").split()[:1] in ([b"Z"], [b"X"]),
         )
-    except (OSError, KeyError, IndexError, ValueError):
+    except (OSError, AttributeError, IndexError, ValueError):
         return None
+
+
+def _field(data: bytes, name: bytes) -> bytes | None:
+    """The value of line `name:` of a /proc status file, or None. Only the first line (Name:)
+    can hold text of the process's choosing, and the kernel escapes newlines in it, so the
+    first b"\\n<name>:" is the kernel's own line. (Scans run every probe: no per-line dict.)"""
+    start = data.find(b"\n" + name + b":")
+    if start < 0:
+        return None
+    start += len(name) + 2
+    end = data.find(b"\n", start)
+    return data[start:] if end < 0 else data[start:end]
 
 
 def _session(pid: int) -> int | None:
