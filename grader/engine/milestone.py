@@ -39,7 +39,8 @@ def rows_for(run: MilestoneRun, spec: MilestoneSpec, course: Course) -> list[Row
     loss_ok = run.train_loss < spec.max_train_loss
     return [
         Row(section, acc_title, Outcome.PASSED if acc_ok else Outcome.FAILED,
-            f"measured {run.test_accuracy:.2%} (threshold {spec.min_test_accuracy:.0%}); {took}",
+            f"measured {run.test_accuracy:.2%} (threshold {spec.min_test_accuracy:.0%}); {took}"
+            + (f"; {run.pictures}" if run.pictures else ""),
             spec.accuracy_points, **common),
         Row(section, loss_title, Outcome.PASSED if loss_ok else Outcome.FAILED,
             f"measured {run.train_loss:.4f} (threshold < {spec.max_train_loss:g}); {took}",

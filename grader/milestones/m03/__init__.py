@@ -14,6 +14,9 @@
                  must follow from the student's forward pass, backward pass and SGD step.
 - `score.py`     the grade: train in the sandbox on the training split only, check the returned
                  trace, measure on held-out data (`MilestoneRun`).
+- `learned.py`   what the trained network learned, in figures the grader computes from validated
+                 parameters: per-epoch loss and accuracy, the first layer, confusion, mistakes.
+- `pictures.py`  those figures as PNGs in runs/<dataset>/ (matplotlib, an optional extra).
 - `impl.py`      which tinytorch a script runs (`--impl`, $TINYTORCH_IMPL) and importing it.
 - `data.py`      each dataset's loader and what its script's help says about it.
 - `report.py`    the runner's printed output: progress, readiness problems, criteria table.

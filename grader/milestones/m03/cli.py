@@ -6,9 +6,11 @@ It chooses the tinytorch (`--impl DIR`, else $TINYTORCH_IMPL, else assignments/)
 every piece the milestone needs is there (listing what is missing per module otherwise),
 trains with the grader's loop and the recipe from grader/config.yaml (`--seed`, `--epochs` to
 experiment), prints one line per epoch, replays the first and last steps in NumPy as the
-grader does, measures the trained parameters with the grader's own NumPy forward pass and
-prints the criteria table. Exit status: 0 when every criterion passes; 1 when tinytorch is
-not ready, a criterion fails or the data cannot be loaded; 2 on a usage error.
+grader does, measures the trained parameters with the grader's own NumPy forward pass,
+prints the criteria table and saves pictures of what the network learned in runs/<dataset>/
+beside the script (with matplotlib: `pip install -e ".[pictures]"`). Exit status: 0 when
+every criterion passes; 1 when tinytorch is not ready, a criterion fails or the data cannot
+be loaded; 2 on a usage error.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from typing import Any  # noqa: E402
 
 from grader.config import Config, ConfigError, MilestoneSpec, load_config  # noqa: E402
 from grader.datasets import DatasetError  # noqa: E402
-from grader.milestones.m03 import data, measure, readiness, recipe, report, verify  # noqa: E402
+from grader.milestones.m03 import data, measure, pictures, readiness, recipe, report, verify  # noqa: E402
 from grader.milestones.m03.impl import IMPL_ENV_VAR, SetupError, UsageError, resolve_impl, using_tinytorch  # noqa: E402
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -86,14 +88,14 @@ def run(key: str, argv: list[str] | None, *, doc: str | None, script: str) -> in
                 report.print_problems(problems, names, impl)
                 return EXIT_FAILED
             print("tinytorch is ready: modules 01–08 passed their smoke checks.", flush=True)
-            return _load_train_and_judge(tt, spec, args, config, names, impl)
+            return _load_train_and_judge(tt, spec, args, config, names, impl, Path(script).resolve().parent / "runs")
     except SetupError as exc:
         print(f"error: {exc}", flush=True)
         return EXIT_FAILED
 
 
 def _load_train_and_judge(tt: ModuleType, spec: MilestoneSpec, args: argparse.Namespace, config: Config,
-                          names: readiness.ModuleNames, impl: Path) -> int:
+                          names: readiness.ModuleNames, impl: Path, pictures_dir: Path) -> int:
     try:
         digits = data.load(spec.key, source_dir=getattr(args, "mnist_dir", None),
                            log=lambda line: print(line, flush=True))
@@ -101,12 +103,15 @@ def _load_train_and_judge(tt: ModuleType, spec: MilestoneSpec, args: argparse.Na
         print(f"\nCannot load the data: {exc}", flush=True)
         return EXIT_FAILED
     return train_and_judge(tt, spec, digits, seed=args.seed, epochs=args.epochs, names=names, impl=impl,
-                           config_path=config.path)
+                           config_path=config.path, pictures_dir=pictures_dir)
 
 
 def train_and_judge(tt: ModuleType, spec: MilestoneSpec, digits: Any, *, seed: int, epochs: int,
-                    names: readiness.ModuleNames, impl: Path, config_path: Path) -> int:
-    """Train with live progress, measure as the grader does, print the criteria table; the exit status."""
+                    names: readiness.ModuleNames, impl: Path, config_path: Path,
+                    pictures_dir: Path | None = None) -> int:
+    """Train with live progress, measure as the grader does, print the criteria table; the exit
+    status. pictures_dir: draw the run's pictures into pictures_dir/<key>/ and print their paths
+    (or how to get them, or why they could not be drawn: never a failure); None: no pictures."""
     x_train, x_test = recipe.prepare(digits.x_train, digits.pixel_max), recipe.prepare(digits.x_test, digits.pixel_max)
     y_train, y_test = digits.y_train, digits.y_test
     arch = spec.architecture
@@ -150,4 +155,7 @@ def train_and_judge(tt: ModuleType, spec: MilestoneSpec, digits: Any, *, seed: i
     rows = report.criteria(m, spec)
     report.print_criteria(f"Milestone 03 · {spec.title} criteria (from {config_path})", rows)
     report.print_verdict(spec.title, rows, m.train_loss)
+    if pictures_dir is not None:
+        report.print_pictures(pictures.save_run(run.trace, params, arch, spec.title, x_train, y_train, x_test, y_test,
+                                                digits.x_test, pictures_dir / spec.key))
     return EXIT_PASSED if all(r.passed for r in rows) else EXIT_FAILED

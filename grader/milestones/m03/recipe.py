@@ -33,6 +33,7 @@ EpochCallback = Callable[[int, History], None]
 
 VAL_BATCH_SIZE = 1000       # batches for the optional per-epoch validation; no effect on training
 BATCH_ORDER_STREAM = 3      # the batch order's generator is seeded with [seed, 3]: independent of tt.manual_seed(seed)
+MAX_EPOCH_STATES = 100      # states after each epoch taken back from a run (pictures only)
 TAIL_STEPS = 2              # the last steps the grader replays; the trace keeps one state more, for the momentum
 
 
@@ -136,21 +137,26 @@ class Trace:
     tail: list[list[Array]]               # after steps T - TAIL_STEPS - 1, ..., T of a run of T steps (at
                                           # most; "after step 0" is the initial state); tail[-1]: the trained model
     losses: Array                         # (steps,) float64: loss.item() of every step, in order
+    epochs: list[list[Array]] = field(default_factory=list)   # after each epoch's last step: the pictures'
+                                          # curves (pictures.py); not replayed, so never scored
 
     @property
     def final(self) -> list[Array]:
         return self.tail[-1]
 
     def as_values(self, limit: int = 8) -> dict[str, Any]:
-        """Plain data for the probe to return: `count`, `tail_count`, `losses` and the arrays
-        `initial{i}`, `first{i}`, `tail{k}_{i}` (only when count <= limit)."""
+        """Plain data for the probe to return: `count`, `tail_count`, `epoch_count`, `losses` and
+        the arrays `initial{i}`, `first{i}`, `tail{k}_{i}`, `epoch{e}_{i}` (only when count <= limit)."""
         count = len(self.initial)
-        out: dict[str, Any] = {"count": count, "tail_count": len(self.tail), "losses": self.losses}
+        out: dict[str, Any] = {"count": count, "tail_count": len(self.tail), "epoch_count": len(self.epochs),
+                               "losses": self.losses}
         if count <= limit:
             for i in range(count):
                 out[f"initial{i}"], out[f"first{i}"] = self.initial[i], self.first[i]
                 for k, state in enumerate(self.tail):
                     out[f"tail{k}_{i}"] = state[i]
+                for e, state in enumerate(self.epochs):
+                    out[f"epoch{e}_{i}"] = state[i]
         return out
 
     @classmethod
@@ -179,7 +185,18 @@ class Trace:
             return arrays
 
         return cls(state("initial"), state("first"), [state(f"tail{k}_") for k in range(expected_tail)],
-                   losses.astype(np.float64))
+                   losses.astype(np.float64), _epoch_states(values, count))
+
+
+def _epoch_states(values: dict[str, Any], count: int) -> list[list[Array]]:
+    """The states after each epoch in a probe's plain data, or [] when they are missing or
+    malformed: they only draw pictures, so a bad one never fails the run (pictures.py checks
+    their shapes, dtypes and values and says what is wrong)."""
+    epochs = values.get("epoch_count")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 0 < epochs <= MAX_EPOCH_STATES:
+        return []
+    states = [[values.get(f"epoch{e}_{i}") for i in range(count)] for e in range(epochs)]
+    return states if all(isinstance(a, np.ndarray) for state in states for a in state) else []
 
 
 @dataclass
@@ -240,6 +257,7 @@ def train(tt: ModuleType, x_train: Array, y_train: Array, arch: Architecture, re
     first: list[Array] = []
     tail: deque[list[Array]] = deque([initial], maxlen=TAIL_STEPS + 2)
     losses: list[float] = []
+    epoch_states: list[list[Array]] = []
     validating = x_val is not None and y_val is not None
     history: History = {name: [] for name in ("train_loss", "val_loss", "val_accuracy")[:3 if validating else 1]}
     optimizer, epoch_sum, epoch_count = None, 0.0, 0
@@ -254,6 +272,8 @@ def train(tt: ModuleType, x_train: Array, y_train: Array, arch: Architecture, re
         state = _snapshot(tensors)
         first = first or state
         tail.append(state)
+        if step.last_of_epoch:
+            epoch_states.append(state)
         losses.append(value)
         epoch_sum, epoch_count = epoch_sum + value * len(step.rows), epoch_count + len(step.rows)
         if step.last_of_epoch:
@@ -265,5 +285,5 @@ def train(tt: ModuleType, x_train: Array, y_train: Array, arch: Architecture, re
             epoch_sum, epoch_count = 0.0, 0
             if on_epoch_end:
                 on_epoch_end(step.epoch, history)
-    trace = Trace(initial, first, list(tail), np.asarray(losses, dtype=np.float64))
+    trace = Trace(initial, first, list(tail), np.asarray(losses, dtype=np.float64), epoch_states)
     return Trained(model, tensors, trace, history)

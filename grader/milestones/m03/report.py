@@ -1,4 +1,4 @@
-"""What the Milestone 03 scripts print: readiness problems, progress, the criteria table.
+"""What the Milestone 03 scripts print: readiness problems, progress, the criteria table, the pictures.
 
 Plain text on stdout (flushed line by line, so progress shows when piped); no colours, so the
 output reads the same in a terminal, a log and a notebook.
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from grader.config import MilestoneSpec
 from grader.milestones.m03.measure import Measurement
+from grader.milestones.m03.pictures import Outcome, shown
 from grader.milestones.m03.readiness import ModuleNames, Problem
 
 DIVERGED = ("Training diverged, which usually means a wrong gradient (Module 06) or optimizer step "
@@ -85,4 +86,23 @@ def print_verdict(title: str, rows: list[Criterion], train_loss: float) -> None:
           f"then try again (the recipe is fixed: the grader uses it too).")
     if not math.isfinite(train_loss):
         print(DIVERGED)
+    sys.stdout.flush()
+
+
+PICTURES = {"curves.png": "loss and accuracy after each epoch, train and test",
+            "features.png": "the first layer's weights: what each hidden unit looks for",
+            "confusion.png": "which digits the model confuses on the test set",
+            "mistakes.png": "test digits it gets wrong, with true and predicted labels"}
+
+
+def print_pictures(outcome: Outcome) -> None:
+    """Each picture's path and what it shows; then how to get them, or why (the rest) could not
+    be drawn."""
+    if outcome.paths:
+        print("\nPictures of what your network learned:")
+        width = max(len(shown(path)) for path in outcome.paths)
+        for path in outcome.paths:
+            print(f"  {shown(path).ljust(width)}  {PICTURES.get(path.name, 'a picture')}")
+    if outcome.problem or outcome.missing_matplotlib:
+        print(f"\n{outcome.line()}")
     sys.stdout.flush()

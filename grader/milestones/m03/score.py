@@ -13,6 +13,11 @@ recorded state with its own NumPy forward pass (`measure.py`) on data the worker
 The training time is the worker's own wall time from start to exit (`ProbeResult.seconds`):
 waiting for a free sandbox slot is not counted.
 
+The loop also records the model after each epoch; a measured run's pictures (`pictures.py`:
+loss and accuracy per epoch, the first layer's features, the confusion matrix, mistakes) are
+drawn from those states with the same NumPy forward pass, after they pass the same checks as
+the trained model. They are never scored, and a picture that cannot be drawn only says why.
+
 A tinytorch with a piece still missing (a NotImplementedError in the readiness checks) is not
 trained: the run is "not started", listing every missing piece per module.
 """
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.config import Config, MilestoneSpec, load_config
-from grader.milestones.m03 import measure, readiness, recipe, verify
+from grader.milestones.m03 import measure, pictures, readiness, recipe, verify
 from grader.sandbox import Limits, ProbeResult, run_probe
 
 RECIPE_FILE = "m03_recipe.py"          # the names the probe imports in the worker's folder
@@ -45,6 +50,9 @@ class MilestoneRun:
     train_loss: float | None = None
     train_seconds: float = 0.0          # the worker's wall time, start to exit
     metrics: dict[str, Any] = field(default_factory=dict)
+    pictures: str = ""                  # one line: where the run's pictures are, how to get them, or why
+                                        # they could not be drawn ("" when none were asked for)
+    picture_paths: list[Path] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------ probes (run in the worker)
@@ -72,14 +80,17 @@ def _files() -> dict[str, Path]:
 
 # ------------------------------------------------------------------------- the grader's side
 def train_and_measure(impl: Path, spec: MilestoneSpec, load_data: Callable[[], Any], *,
-                      names: readiness.ModuleNames | None = None, uid_slot: int | None = None) -> MilestoneRun:
+                      names: readiness.ModuleNames | None = None, uid_slot: int | None = None,
+                      pictures_dir: Path | None = None) -> MilestoneRun:
     """Train milestone `spec.key` in the sandbox with the implementation at `impl`, check that
     the run follows from the student's code (verify.py) and measure it.
 
     load_data() -> grader.datasets.Digits; names: {"01": "tensor", ...} (default: the kit's
     config). A tinytorch with a piece still missing is "not_implemented", its message listing
     every missing piece per module; a run that does not follow from the student's forward,
-    backward and step is "inconsistent".
+    backward and step is "inconsistent". pictures_dir: draw a measured run's pictures into
+    pictures_dir/<key>/ (pictures.py; `run.pictures` says where, or why not; never changes the
+    result); None: no pictures.
     """
     names = names if names is not None else {num: m.name for num, m in load_config().modules.items()}
     try:
@@ -107,11 +118,16 @@ def train_and_measure(impl: Path, spec: MilestoneSpec, load_data: Callable[[], A
         return MilestoneRun(spec.key, "inconsistent", str(exc), train_seconds=seconds)
     except (measure.BadParameters, TypeError, ValueError) as exc:
         return MilestoneRun(spec.key, "bad_parameters", _parameter_problem(exc, spec), train_seconds=seconds)
-    m = measure.measure(params, x_train, data.y_train, recipe.prepare(data.x_test, data.pixel_max), data.y_test)
+    x_test = recipe.prepare(data.x_test, data.pixel_max)
+    m = measure.measure(params, x_train, data.y_train, x_test, data.y_test)
     run = MilestoneRun(spec.key, "ok", train_seconds=seconds, train_loss=m.train_loss, test_accuracy=m.test_accuracy)
     run.metrics = {"test_accuracy": round(m.test_accuracy, 6), "train_loss": round(m.train_loss, 6),
                    "train_seconds": round(seconds, 3), "time_limit_seconds": spec.time_limit_seconds,
                    "min_test_accuracy": spec.min_test_accuracy, "max_train_loss": spec.max_train_loss}
+    if pictures_dir is not None:
+        outcome = pictures.save_run(trace, params, spec.architecture, spec.title, x_train, data.y_train,
+                                    x_test, data.y_test, data.x_test, pictures_dir / spec.key)
+        run.pictures, run.picture_paths = outcome.line(), outcome.paths
     return run
 
 
@@ -145,8 +161,14 @@ def _probe_failure(result: ProbeResult) -> str:
 
 
 def run_milestones(impl: Path, cfg: Config, loaders: dict[str, Callable[[], Any]],
-                   uid_slot: int | None = None) -> dict[str, MilestoneRun]:
-    """Train, check and measure every milestone dataset in the config, in order."""
+                   uid_slot: int | None = None, pictures_dir: Path | None = pictures.RUNS_DIR) -> dict[str, MilestoneRun]:
+    """Train, check and measure every milestone dataset in the config, in order; draw each
+    measured run's pictures into pictures_dir/<key>/ (None: none). Without matplotlib, only the
+    first run says how to get them."""
     names = {num: m.name for num, m in cfg.modules.items()}
-    return {key: train_and_measure(impl, spec, loaders[key], names=names, uid_slot=uid_slot)
+    runs = {key: train_and_measure(impl, spec, loaders[key], names=names, uid_slot=uid_slot, pictures_dir=pictures_dir)
             for key, spec in cfg.milestone.items()}
+    hints = [run for run in runs.values() if run.pictures == pictures.INSTALL_HINT]
+    for run in hints[1:]:
+        run.pictures = ""
+    return runs
