@@ -179,7 +179,7 @@ def test_otter_run_gives_grader_grades_scores_on_reference_stubs_and_a_partial_s
     assert set(expected) == set(submissions), expected.keys()
 
     autograder = tmp_path / "autograder.zip"
-    assert otter_main(["generate", "--out", str(autograder), "--worktree"]) == 0
+    assert otter_main(["generate", "--out", str(autograder)]) == 0
     seconds = {}
     for name in submissions:
         bundle = tmp_path / "bundles" / name / "tinytorch_submission.py"
@@ -212,7 +212,7 @@ def test_generate_writes_otters_zip_with_the_plugin_the_kit_and_its_setup(tmp_pa
     course = {"show_hidden": True, "plugins": [{"grader.export.otter_plugin.TinytorchPlugin": {"targets": ["01"]}}]}
     settings.write_text(json.dumps(course), encoding="utf-8")
     out = tmp_path / "autograder.zip"
-    assert otter_main(["generate", "--out", str(out), "--worktree", "--timeout-minutes", "10",
+    assert otter_main(["generate", "--out", str(out), "--timeout-minutes", "10",
                        "--otter-config", str(settings)]) == 0
     with zipfile.ZipFile(out) as z:
         names = set(z.namelist())
@@ -233,5 +233,17 @@ def test_generate_with_settings_that_are_not_an_object_is_a_usage_error(tmp_path
     settings = tmp_path / "course.json"
     settings.write_text("[1, 2]", encoding="utf-8")
     out = tmp_path / "autograder.zip"
-    assert otter_main(["generate", "--out", str(out), "--worktree", "--otter-config", str(settings)]) == 2
+    assert otter_main(["generate", "--out", str(out), "--otter-config", str(settings)]) == 2
     assert "expected a JSON object" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_plugin_setting_that_does_not_work_is_otters_autograder_error(tmp_path: Path, otter_installed: None) -> None:
+    """An unknown target in otter_config.json stops the grading with Otter's own error, naming it"""
+    from otter.run.run_autograder.utils import OtterRuntimeError
+
+    from grader.export.otter_plugin import TinytorchPlugin
+
+    submission = tmp_path / "tinytorch_submission.py"
+    submission.write_text(pack_bundle({}), encoding="utf-8")
+    with pytest.raises(OtterRuntimeError, match="modul 06"):
+        TinytorchPlugin(str(submission), {}, {"targets": ["modul 06"]}).grade()

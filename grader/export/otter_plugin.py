@@ -89,7 +89,9 @@ class TinytorchPlugin:
 
     # ------------------------------------------------------------------------ the kit's grading
     def grade(self) -> dict[str, Any]:
-        """The kit's results.json for the bundle at `submission_path` (never raises)."""
+        """The kit's results.json for the bundle at `submission_path`. Whatever the submission
+        holds it returns a result; only the instructor's settings (a bad config or target) raise,
+        as Otter's own OtterRuntimeError, which Otter shows as an "Autograder Error" test."""
         from grader.core.targets import resolve_targets
         from grader.engine.grade import max_points
         from grader.export.results_json import error_report, results_json
@@ -98,8 +100,14 @@ class TinytorchPlugin:
         if cache and Path(cache).is_dir() and not os.environ.get("TINYTORCH_CACHE_DIR"):
             os.environ["TINYTORCH_CACHE_DIR"] = str(cache)
         with tempfile.TemporaryDirectory(prefix="tinytorch-otter-") as work:
-            cfg = self._config(Path(work))
-            targets = resolve_targets([str(t) for t in self.plugin_config.get("targets", ["all"])], cfg)
+            try:
+                cfg = self._config(Path(work))
+                targets = resolve_targets([str(t) for t in self.plugin_config.get("targets", ["all"])], cfg)
+            except Exception as exc:
+                from otter.run.run_autograder.utils import OtterRuntimeError
+
+                raise OtterRuntimeError(f"{PLUGIN_NAME}: the plugin's settings {self.plugin_config} do not work: "
+                                        f"{type(exc).__name__}: {exc}") from exc
             self.max_score = max_points(cfg, targets)
             self.titles = {f"Module {n}": f"Module {n} · {spec.title}" for n, spec in cfg.modules.items()}
             impl = Path(work) / "impl"
@@ -128,7 +136,7 @@ class TinytorchPlugin:
         return load_config(fitted)
 
     def _grade_bundle(self, work: Path, cfg: Any, targets: Any) -> Any:
-        from grader.engine.grade import grade, max_points
+        from grader.engine.grade import grade
         from grader.export.otter_bundle import read_bundle
         from grader.export.results_json import error_report
         from grader.release.gradescope_submission import module_files, read_submission
@@ -136,7 +144,7 @@ class TinytorchPlugin:
         bundle = read_bundle(Path(self.submission_path), module_files(cfg))
         if bundle.problem:
             self.found = {"problem": bundle.problem}
-            return error_report(work / "impl", targets, hidden=True, max_score=max_points(cfg, targets),
+            return error_report(work / "impl", targets, hidden=True, max_score=self.max_score,
                                 reason=f"the submission could not be read: {bundle.problem}")
         upload = work / "upload"
         upload.mkdir()
