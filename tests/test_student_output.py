@@ -231,3 +231,14 @@ def test_a_transposed_weight_is_named_not_a_numpy_shape_error(tmp_path: Path) ->
     assert not [r.reason for r in failed if "core dimension" in r.reason or "gufunc" in r.reason], \
         [r.reason for r in failed if "gufunc" in r.reason]
     assert any("expected (in_features, out_features)" in r.reason for r in failed if r.source is Source.HIDDEN)
+
+
+def test_an_evaluate_that_returns_one_number_is_told_what_was_expected(tmp_path: Path) -> None:
+    """evaluate returning the loss alone: public and hidden tests say 'expected a (mean loss, accuracy)
+    tuple', never their own 'cannot unpack non-iterable float object'"""
+    impl = _submission(tmp_path, "loss_only", {"training.py": ("return total / count, correct / count", "return total / count")})
+    report = grade(impl, resolve_targets(["08"], CFG), cfg=CFG, hidden=True, public=True)
+    evaluate = [r for r in report.rows if "evaluate" in r.nodeid and r.outcome is Outcome.FAILED]
+    assert {r.source for r in evaluate} == {Source.PUBLIC, Source.HIDDEN}, [(r.nodeid, r.reason) for r in evaluate]
+    for row in evaluate:
+        assert "(mean loss, accuracy) tuple" in row.reason and "unpack" not in row.reason, (row.nodeid, row.reason)

@@ -35,6 +35,29 @@ def _numpy_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(-logp[np.arange(len(labels)), labels].mean())
 
 
+def _number(value: object, where: str) -> float:
+    """`value` as a float, once it is checked to be one number (not a Tensor, list or tuple)."""
+    assert isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool), \
+        f"{where}: expected a number, got {type(value).__name__} {value!r:.80}"
+    return float(value)
+
+
+def _loss_and_accuracy(value: object, where: str) -> tuple[float, float]:
+    """evaluate's result, once it is checked to be a (mean loss, accuracy) pair of numbers."""
+    assert isinstance(value, (tuple, list)) and len(value) == 2, \
+        f"{where}: expected a (mean loss, accuracy) tuple, got {type(value).__name__} {value!r:.80}"
+    return _number(value[0], f"{where}: mean loss"), _number(value[1], f"{where}: accuracy")
+
+
+def _history(value: object, where: str, keys: set[str]) -> dict[str, list]:
+    """fit's result, once it is checked to be a dict with list values under exactly `keys`."""
+    assert isinstance(value, dict), f"{where}: expected a dict of lists (the history), got {type(value).__name__} {value!r:.80}"
+    assert set(value) == keys, f"{where}: keys {sorted(map(str, value))}, expected {sorted(keys)}"
+    for key in keys:
+        assert isinstance(value[key], list), f"{where}: history[{key!r}] should be a list, got {type(value[key]).__name__}"
+    return value
+
+
 class _Spy(tt.Module):
     """Wraps a model and records, at every forward, the training flag and whether the output builds a graph."""
 
@@ -74,7 +97,7 @@ def test_train_epoch_mean_loss_is_weighted_by_batch_size(rng):
     expected = _numpy_cross_entropy(model(tt.Tensor(features)).data.astype(np.float64), labels)
     trainer = tt.Trainer(model, tt.CrossEntropyLoss(), tt.SGD(model.parameters(), lr=1e-12))  # parameters barely move
     loader = tt.DataLoader(tt.TensorDataset(features, labels), batch_size=8)
-    got = trainer.train_epoch(loader)
+    got = _number(trainer.train_epoch(loader), "Module 08 · Trainer.train_epoch")
     assert abs(got - expected) < 1e-5, f"Module 08 · Trainer.train_epoch, batches 8, 8, 8, 6: expected the sample-weighted " \
                                        f"mean {expected:.6f}, got {got:.6f}"
 
@@ -97,7 +120,8 @@ def test_evaluate_runs_in_eval_mode_without_a_graph(rng):
     model, _, _, features, labels = _setup(rng)
     spy = _Spy(model)
     trainer = tt.Trainer(spy, tt.CrossEntropyLoss(), tt.SGD(spy.parameters(), lr=0.5))
-    loss, acc = trainer.evaluate(tt.DataLoader(tt.TensorDataset(features, labels), batch_size=5))
+    loss, acc = _loss_and_accuracy(trainer.evaluate(tt.DataLoader(tt.TensorDataset(features, labels), batch_size=5)),
+                                   "Module 08 · Trainer.evaluate")
     assert spy.calls and all(c == (False, False, False) for c in spy.calls), \
         f"Module 08 · Trainer.evaluate: expected model.eval() and no_grad() (training, inner training, output requires_grad) " \
         f"= (False, False, False), saw {sorted(set(spy.calls))}"
@@ -116,7 +140,10 @@ def test_evaluate_runs_in_eval_mode_without_a_graph(rng):
 def test_fit_reaches_full_accuracy_on_a_separable_problem(rng):
     """fit for a few epochs: the two blobs end up classified perfectly"""
     _, trainer, loader, features, labels = _setup(rng)
-    history = trainer.fit(loader, epochs=5, val_loader=tt.DataLoader(tt.TensorDataset(features, labels), batch_size=24))
+    history = _history(trainer.fit(loader, epochs=5, val_loader=tt.DataLoader(tt.TensorDataset(features, labels), batch_size=24)),
+                       "Module 08 · Trainer.fit with a val_loader", {"train_loss", "val_loss", "val_accuracy"})
+    assert len(history["val_accuracy"]) == 5, \
+        f"Module 08 · Trainer.fit, 5 epochs: expected 5 validation accuracies, got {len(history['val_accuracy'])}"
     assert history["val_accuracy"][-1] == 1.0, f"Module 08 · Trainer.fit, 5 epochs: validation accuracy {history['val_accuracy']}"
 
 
@@ -124,10 +151,9 @@ def test_fit_reaches_full_accuracy_on_a_separable_problem(rng):
 def test_fit_history_has_one_entry_per_epoch(with_val, rng):
     """fit returns {train_loss} (plus val_loss and val_accuracy with a val_loader), one entry per epoch"""
     _, trainer, loader, _, _ = _setup(rng)
-    history = trainer.fit(loader, epochs=3, val_loader=loader if with_val else None)
     keys = {"train_loss", "val_loss", "val_accuracy"} if with_val else {"train_loss"}
-    assert set(history) == keys, f"Module 08 · Trainer.fit (val_loader={'given' if with_val else 'None'}): keys {sorted(history)}, " \
-                                 f"expected {sorted(keys)}"
+    history = _history(trainer.fit(loader, epochs=3, val_loader=loader if with_val else None),
+                       f"Module 08 · Trainer.fit (val_loader={'given' if with_val else 'None'})", keys)
     lengths = {k: len(v) for k, v in history.items()}
     assert all(n == 3 for n in lengths.values()), f"Module 08 · Trainer.fit, epochs=3: list lengths {lengths}"
 

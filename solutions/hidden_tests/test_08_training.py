@@ -72,9 +72,13 @@ def test_train_epoch_returns_the_sample_weighted_mean_loss() -> None:
         loader = tt.DataLoader(tt.TensorDataset(x, y), batch_size=3)      # batches of 3, 3 and 1
         first = trainer.train_epoch(loader)
         second = trainer.train_epoch(loader)
+        for got in (first, second):                      # a number, or the test says what came back
+            if isinstance(got, bool) or not isinstance(got, (int, float, np.number)):
+                return {"returned": type(got).__name__}
         return {"first": float(first), "second": float(second), "is float": isinstance(first, float)}
 
     out = values_of(probe(weighted_mean, x=x, y=y), "08", "Trainer.train_epoch")
+    assert "returned" not in out, f"{M} · Trainer.train_epoch should return the mean loss as a float, got a {out.get('returned')}"
     per_sample = ((x - y) ** 2)[:, 0]
     expected = per_sample.mean()
     unweighted = np.mean([per_sample[:3].mean(), per_sample[3:6].mean(), per_sample[6:].mean()])
@@ -160,10 +164,16 @@ def test_evaluate_builds_no_graph_and_uses_eval_mode() -> None:
 
         model = Passthrough()
         trainer = tt.Trainer(model, label_score_loss, tt.SGD(model.parameters(), lr=0.1))
-        loss, acc = trainer.evaluate(tt.DataLoader(tt.TensorDataset(logits, labels), batch_size=4))
+        result = trainer.evaluate(tt.DataLoader(tt.TensorDataset(logits, labels), batch_size=4))
+        if not (isinstance(result, (tuple, list)) and len(result) == 2 and all(
+                isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in result)):
+            return {"returned": type(result).__name__ + (f" of {len(result)}" if isinstance(result, (tuple, list)) else "")}
+        loss, acc = result
         return {"loss": float(loss), "acc": float(acc), "seen": seen, "w.grad is None": model.w.grad is None}
 
     out = values_of(probe(evaluate, logits=logits, labels=labels), "08", "Trainer.evaluate")
+    assert "returned" not in out, f"{M} · Trainer.evaluate should return a (mean loss, accuracy) tuple of numbers, " \
+                                  f"got a {out.get('returned')}"
     where = f"{M} · Trainer.evaluate (8 samples in batches of 4)"
     assert len(out["seen"]) == 2, f"{where}: the model was called {len(out['seen'])} times, expected once per batch (2)"
     assert not any(rg for rg, _ in out["seen"]), f"{where}: model outputs required grad; evaluate must run under no_grad()"
@@ -203,10 +213,16 @@ def test_evaluate_weights_loss_and_accuracy_by_batch_size() -> None:
 
         model = Passthrough()
         trainer = tt.Trainer(model, label_score_loss, tt.SGD(model.parameters(), lr=0.1))
-        loss, acc = trainer.evaluate(tt.DataLoader(tt.TensorDataset(logits, labels), batch_size=4))
+        result = trainer.evaluate(tt.DataLoader(tt.TensorDataset(logits, labels), batch_size=4))
+        if not (isinstance(result, (tuple, list)) and len(result) == 2 and all(
+                isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in result)):
+            return {"returned": type(result).__name__ + (f" of {len(result)}" if isinstance(result, (tuple, list)) else "")}
+        loss, acc = result
         return {"loss": float(loss), "acc": float(acc), "batch sizes": calls}
 
     out = values_of(probe(evaluate, logits=logits, labels=labels), "08", "Trainer.evaluate")
+    assert "returned" not in out, f"{M} · Trainer.evaluate should return a (mean loss, accuracy) tuple of numbers, " \
+                                  f"got a {out.get('returned')}"
     where = f"{M} · Trainer.evaluate (10 samples in batches of 4, 4, 2)"
     assert out["batch sizes"] == [4, 4, 2], f"{where}: the model saw batches of {out['batch sizes']}, expected [4, 4, 2]"
     batches = [slice(0, 4), slice(4, 8), slice(8, 10)]
@@ -257,12 +273,17 @@ def test_fit_records_history_and_calls_on_epoch_end_from_epoch_0() -> None:
         val = tt.DataLoader(tt.TensorDataset(xv, yv), batch_size=5)
         history = make_trainer().fit(train, epochs=3, val_loader=val, on_epoch_end=on_epoch_end)
         plain = make_trainer().fit(train, epochs=2)
+        for got in (history, plain):                     # a dict of lists of numbers, or the test says what came back
+            if not isinstance(got, dict) or not all(isinstance(v, list) and all(
+                    isinstance(x, (int, float, np.number)) and not isinstance(x, bool) for x in v) for v in got.values()):
+                return {"returned": type(got).__name__ + (" whose values are not lists of numbers" if isinstance(got, dict) else "")}
         return {"keys": sorted(history), "history": {k: [float(v) for v in vs] for k, vs in history.items()},
                 "calls": calls, "plain keys": sorted(k for k, v in plain.items() if len(v)),
                 "plain train_loss": [float(v) for v in plain["train_loss"]]}
 
     out = values_of(probe(fit, xt=xt, yt=yt, xv=xv, yv=yv), "08", "Trainer.fit")
     where = f"{M} · Trainer.fit(epochs=3, val_loader=..., on_epoch_end=...)"
+    assert "returned" not in out, f"{where}: should return the history, a dict of lists of numbers, got a {out.get('returned')}"
     assert out["keys"] == ["train_loss", "val_accuracy", "val_loss"], f"{where}: history keys {out['keys']}"
     assert out["calls"] == [[0, 1, 1], [1, 2, 2], [2, 3, 3]], (
         f"{where}: on_epoch_end calls as [epoch, len(train_loss), len(val_loss)]: {out['calls']}, expected "
@@ -293,10 +314,15 @@ def test_training_an_mlp_separates_three_blobs() -> None:
         train = tt.DataLoader(tt.TensorDataset(x[:200], y[:200]), batch_size=16, shuffle=True, seed=1)
         val = tt.DataLoader(tt.TensorDataset(x[200:], y[200:]), batch_size=50)
         history = trainer.fit(train, epochs=15, val_loader=val)
+        if not isinstance(history, dict) or not all(isinstance(vs, list) for vs in history.values()):
+            return {"returned": type(history).__name__}
         return {k: [float(v) for v in vs] for k, vs in history.items()}
 
     out = values_of(probe(train_blobs, x=points, y=labels), "08", "training an MLP")
     where = f"{M} · Trainer.fit: Sequential(Linear(2, 16), ReLU(), Linear(16, 3)), Adam(lr=0.02), 15 epochs on 3 blobs"
+    assert "returned" not in out, f"{where}: should return the history, a dict of lists, got a {out.get('returned')}"
+    lengths = {key: len(out.get(key, [])) for key in ("train_loss", "val_loss", "val_accuracy")}
+    assert all(n == 15 for n in lengths.values()), f"{where}: history lengths {lengths}, expected 15 entries each"
     losses = out["train_loss"]
     assert all(np.isfinite(losses)), f"{where}: non-finite training losses {losses}"
     assert losses[-1] < 0.5 * losses[0], f"{where}: training loss went from {losses[0]:.4g} to {losses[-1]:.4g}, expected at least halved"
