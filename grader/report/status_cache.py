@@ -33,6 +33,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import grader
 from grader.config import Config
@@ -54,10 +55,22 @@ def module_file(impl: Path, cfg: Config, number: str) -> Path:
     return Path(impl) / "tinytorch" / f"{cfg.modules[number].name}.py"
 
 
-def _parse(path: Path) -> ast.Module | None:
+_MEMO: dict[tuple[str, bytes], Any] = {}     # (what, sha256 of a file's bytes) -> what was found in it
+
+
+def _memo(what: str, path: Path, find: Callable[[ast.Module | None, bytes], Any]) -> Any:
+    """find(tree, data) for the file at `path`, computed once per content in this process."""
+    data = _read(path)
+    key = (what, hashlib.sha256(data).digest())
+    if key not in _MEMO:
+        _MEMO[key] = find(_parse_bytes(data, path), data)
+    return _MEMO[key]
+
+
+def _parse_bytes(data: bytes, path: Path) -> ast.Module | None:
     try:
-        return ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return ast.parse(data, filename=str(path))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
 
@@ -78,10 +91,9 @@ def _package_imports(tree: ast.Module | None) -> set[str]:
     return found
 
 
-def _exported_names(init: Path) -> dict[str, str]:
+def _exported_names(tree: ast.Module | None) -> dict[str, str]:
     """{"Linear": "layers", ...} from tinytorch/__init__.py's `from .layers import Linear` lines."""
     names: dict[str, str] = {}
-    tree = _parse(init)
     for node in tree.body if tree is not None else ():
         if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
             for alias in node.names:
@@ -108,13 +120,13 @@ def dependencies(impl: Path, cfg: Config, number: str, test_files: list[Path], a
     modules = {cfg.modules[n].name for n in cfg.modules}
     wanted = {cfg.modules[n].name for n in {number, *cfg.course.prerequisites(number), *also} if n in cfg.modules}
     wanted |= stems - modules - {"__init__"}           # plumbing: _random.py and the like
-    exported = _exported_names(package / "__init__.py")
+    exported = _memo("exports", package / "__init__.py", lambda tree, _: _exported_names(tree))
     for test in [*test_files, *_helpers(test_files)]:
-        wanted |= {exported[name] for name in _names_used(_parse(test)) & exported.keys()}
+        wanted |= {exported[name] for name in _memo("names", test, lambda tree, _: _names_used(tree)) & exported.keys()}
     todo = list(wanted)
     while todo:                                         # follow imports between tinytorch files
         stem = todo.pop()
-        for imported in _package_imports(_parse(package / f"{stem}.py")) & stems:
+        for imported in _memo("imports", package / f"{stem}.py", lambda tree, _: _package_imports(tree)) & stems:
             if imported not in wanted:
                 wanted.add(imported)
                 todo.append(imported)
@@ -123,12 +135,12 @@ def dependencies(impl: Path, cfg: Config, number: str, test_files: list[Path], a
 
 def _shape(path: Path) -> bytes:
     """A file's top-level statements without function bodies; its bytes when it does not parse."""
-    tree = _parse(path)
+    return _memo("shape", path, _shape_of)
+
+
+def _shape_of(tree: ast.Module | None, data: bytes) -> bytes:
     if tree is None:
-        try:
-            return b"unparsed\0" + path.read_bytes()
-        except OSError:
-            return b"unreadable"
+        return b"unparsed\0" + data
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             node.body = [ast.Pass()]
