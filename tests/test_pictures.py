@@ -151,6 +151,15 @@ def test_graded_run_draws_pictures_and_its_row_names_them(tmp_path: Path) -> Non
     assert "pictures" not in loss_row.reason
 
 
+def test_only_the_kits_own_implementations_draw_pictures_by_default(tmp_path: Path) -> None:
+    """A check of assignments/ or solutions/ draws into the kit's milestone folder; any other
+    folder (a batch's or Gradescope's submission) draws none unless asked."""
+    assert pictures.folder_for(REPO / "assignments") == REPO / "assignments" / "milestones" / "03_1986_mlp" / "runs"
+    assert pictures.folder_for(SOLUTIONS / ".") == pictures.RUNS_DIR
+    shutil.copytree(SOLUTIONS / "tinytorch", tmp_path / "tinytorch")
+    assert pictures.folder_for(tmp_path) is None
+
+
 def run_script_copy(tmp_path: Path, prelude: str) -> subprocess.CompletedProcess[str]:
     """The TinyDigits script, copied to tmp_path (so its runs/ folder is there), run on the reference."""
     script = tmp_path / TINY_SCRIPT.name

@@ -35,7 +35,7 @@ import numpy as np
 
 from grader.milestones.m03.learned import Learned, NoPictures, collect
 from grader.milestones.m03.recipe import Architecture, Trace
-from grader.paths import milestone_dir
+from grader.paths import assignments_dir, milestone_dir, solutions_dir
 
 Array = np.ndarray
 RUNS_DIR = milestone_dir() / "runs"         # a run's pictures go in RUNS_DIR/<dataset>/ (tinydigits, mnist)
@@ -67,6 +67,18 @@ class Outcome:
         if self.problem:
             return f"pictures could not be drawn: {self.problem}"
         return f"pictures in {shown(self.folder)}: {', '.join(p.name for p in self.paths)}"
+
+
+def folder_for(impl: Path) -> Path | None:
+    """Where a grading of the tinytorch in `impl` draws its pictures: RUNS_DIR for the kit's own
+    assignments/ (a student's check) and solutions/ (the reference); None (no pictures) for any
+    other folder, such as a batch's or Gradescope's submissions, which would overwrite each
+    other's pictures there and which nobody looks at."""
+    try:
+        own = {assignments_dir().resolve(), solutions_dir().resolve()}
+        return RUNS_DIR if impl.resolve() in own else None
+    except OSError:
+        return None
 
 
 def shown(path: Path) -> str:

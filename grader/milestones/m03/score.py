@@ -26,7 +26,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from grader.config import Config, MilestoneSpec, load_config
 from grader.milestones.m03 import measure, pictures, readiness, recipe, verify
@@ -160,11 +160,14 @@ def _probe_failure(result: ProbeResult) -> str:
     return result.error_message or result.status
 
 
-def run_milestones(impl: Path, cfg: Config, loaders: dict[str, Callable[[], Any]],
-                   uid_slot: int | None = None, pictures_dir: Path | None = pictures.RUNS_DIR) -> dict[str, MilestoneRun]:
+def run_milestones(impl: Path, cfg: Config, loaders: dict[str, Callable[[], Any]], uid_slot: int | None = None,
+                   pictures_dir: Path | Literal["auto"] | None = "auto") -> dict[str, MilestoneRun]:
     """Train, check and measure every milestone dataset in the config, in order; draw each
-    measured run's pictures into pictures_dir/<key>/ (None: none). Without matplotlib, only the
-    first run says how to get them."""
+    measured run's pictures into pictures_dir/<key>/ ("auto": `pictures.folder_for(impl)`, the
+    kit's milestone folder for its own assignments/ and solutions/ only; None: none). Without
+    matplotlib, only the first run says how to get them."""
+    if pictures_dir == "auto":
+        pictures_dir = pictures.folder_for(impl)
     names = {num: m.name for num, m in cfg.modules.items()}
     runs = {key: train_and_measure(impl, spec, loaders[key], names=names, uid_slot=uid_slot, pictures_dir=pictures_dir)
             for key, spec in cfg.milestone.items()}
