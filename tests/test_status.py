@@ -189,3 +189,18 @@ def test_a_usage_error_exits_2(tmp_path: Path) -> None:
     """--impl pointing at a folder without tinytorch/ is a usage error that names the folder"""
     proc = _status(tmp_path)
     assert proc.returncode == 2 and str(tmp_path) in proc.stderr and "tinytorch" in proc.stderr
+
+
+def test_a_syntax_error_is_named_and_not_taken_for_progress(progression, tmp_path) -> None:
+    """A missing ':' in optim.py: the modules whose tests cannot be collected 'could not run', exit 1, Next names the line"""
+    impl = _copy(progression, tmp_path)
+    optim = impl / "tinytorch" / "optim.py"
+    source = optim.read_text()
+    line = next(i for i, text in enumerate(source.splitlines(), 1) if text.startswith("class SGD"))
+    optim.write_text("\n".join(text.rstrip(":") if i == line else text
+                               for i, text in enumerate(source.splitlines(), 1)) + "\n")
+    data, code, _ = _json_status(impl)
+    states = {m["number"]: m for m in data["modules"]}
+    assert code == 1 and states["07"]["state"] == State.ERROR.value, states["07"]
+    assert f"tinytorch/optim.py:{line}" in states["07"]["detail"], states["07"]
+    assert f"tinytorch/optim.py:{line}" in data["next"]["reason"] and data["next"]["command"].startswith("grader check")

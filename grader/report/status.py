@@ -14,7 +14,8 @@ classified by the kit's outcome model (`grader.core.outcomes`) and prerequisite 
   there or the checks stop at a prerequisite's TODO first);
 - waiting for a prerequisite: its own checks pass, but some stop at a TODO of a module it builds on;
 - in progress: anything else (some checks pass, fail or stop at one of its own TODOs);
-- could not run: the grader could not run its checks (a session error; the reason is shown).
+- could not run: none of its checks could run (every row is an error: a test file that cannot be
+  collected because a tinytorch file does not compile or import, a session error).
 
 A module's rows are cached by the content of the files that decide them (`status_cache.py`),
 so a status after editing one module re-runs only the modules that edit can change. The
@@ -142,7 +143,9 @@ def module_status(number: str, rows: list[Row], cfg: Config, todos: int, *, cach
     if problems:
         first = problems[0]
         where = f" (at {first.location})" if first.location and first.location not in first.reason else ""
-        return ModuleStatus(state=State.IN_PROGRESS, detail=f"{first.title}: {first.reason}{where}", **common)
+        could_not_run = all(r.outcome is Outcome.ERROR for r in rows)     # e.g. a test file could not be collected
+        return ModuleStatus(state=State.ERROR if could_not_run else State.IN_PROGRESS,
+                            detail=f"{first.title}: {first.reason}{where}", **common)
     blocker = ", ".join(f"Module {n} ({cfg.course.title(n)})" for n in blocked)
     if blocked and not own:
         if passed or todos == 0:    # its own code runs as far as the checks reach it
