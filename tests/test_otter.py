@@ -200,7 +200,7 @@ def test_otter_run_gives_grader_grades_scores_on_reference_stubs_and_a_partial_s
     assert float(expected["reference"]["total"]) == MAX
     assert float(expected["stubs"]["total"]) == 0
     assert 0 < float(expected["partial"]["total"]) < MAX
-    print(f"otter run seconds: {seconds}")
+    print(f"otter run seconds: {seconds}; grader grade totals: { {n: expected[n]['total'] for n in submissions} }")
 
 
 def test_generate_writes_otters_zip_with_the_plugin_the_kit_and_its_setup(tmp_path: Path, otter_installed: None) -> None:
