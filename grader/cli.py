@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description=__doc__.split("\n")[0],
                                      epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{check,status,submit,grade,release,gradescope,stubs,data}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{check,status,submit,grade,release,gradescope,otter,stubs,data}")
     check = sub.add_parser("check", help="run the checks for a module, the milestone or all",
                            description="Run the public tests (and with --hidden the hidden tests) for TARGET.")
     check.add_argument("target", nargs="+", help="01..08, a module name (tensor, activations, ...), milestone03 or all")
@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     for verb, module, text in (
             ("status", "grader.report.status_cli", "one table: each module's public tests, the milestone's last run, what to do next"),
             ("submit", "grader.submit.cli", "pack your module files and a manifest into submission.zip, ready to upload"),
+            ("otter", "grader.export.otter_cli",
+             "Otter-Grader: pack a submission into one .py; build Otter's autograder zip with the kit's plugin"),
             ("grade", "grader.batch.cli",
              "grade a class: folders, zips, Gradescope/Canvas/Moodle exports; resumable, parallel, sharded"),
             ("release", "grader.release.release_cli", "write the student repository (a GitHub Classroom template) to --out DIR"),
