@@ -242,3 +242,26 @@ def test_an_evaluate_that_returns_one_number_is_told_what_was_expected(tmp_path:
     assert {r.source for r in evaluate} == {Source.PUBLIC, Source.HIDDEN}, [(r.nodeid, r.reason) for r in evaluate]
     for row in evaluate:
         assert "(mean loss, accuracy) tuple" in row.reason and "unpack" not in row.reason, (row.nodeid, row.reason)
+
+
+RAW_CRASH = re.compile(r"^(IndexError|KeyError|TypeError|ValueError|AttributeError|StopIteration)\b|gufunc|core dimension|"
+                       r"not subscriptable|cannot unpack|has no len|cannot be interpreted as an integer")
+
+
+@pytest.mark.parametrize("module, filename, old, new, said", [
+    ("03", "layers.py", "        visit(self)\n        return found\n", "        visit(self)\n        return iter(found)\n",
+     "should return a list, got a list_iterator"),
+    ("05", "data.py", "return full + (1 if rest and not self.drop_last else 0)", "return len(self.dataset) / self.batch_size",
+     "(an int), got 3.3"),
+], ids=["parameters-as-iterator", "len-as-float"])
+def test_a_wrong_return_type_is_named_by_the_tests_not_by_their_own_crash(module: str, filename: str, old: str, new: str,
+                                                                         said: str, tmp_path: Path) -> None:
+    """parameters() returning an iterator, DataLoader.__len__ a float: every failing test says what
+    it expected; none fails with its own TypeError from len() without a place in tinytorch/"""
+    impl = _submission(tmp_path, "wrong_type", {filename: (old, new)})
+    report = grade(impl, resolve_targets([module], CFG), cfg=CFG, hidden=True, public=True)
+    failed = [r for r in report.rows if r.outcome is Outcome.FAILED]
+    assert failed, "the wrong return type passed every test"
+    crashes = [(r.nodeid, r.reason) for r in failed if RAW_CRASH.search(r.reason) and "(at tinytorch/" not in r.reason]
+    assert not crashes, crashes
+    assert any(said in r.reason for r in failed), [r.reason for r in failed]

@@ -95,11 +95,13 @@ def test_parameters_in_attribute_order_each_once():
     expected = [model.first.weight, model.first.bias, model.scale, model.blocks[1].weight, model.blocks[1].bias]
     names = ["first.weight", "first.bias", "scale", "blocks[1].weight", "blocks[1].bias"]
     got = model.parameters()
+    assert isinstance(got, list), f"Module 03 · Module.parameters: expected a list, got a {type(got).__name__}"
     assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected)), \
         f"Module 03 · Module.parameters: expected the tensors {names} (in this order, each once), got {len(got)} tensors " \
         f"of shapes {[tuple(p.shape) for p in got]}"
     layer = tt.Linear(2, 2)
     got = layer.parameters()
+    assert isinstance(got, list), f"Module 03 · Linear.parameters(): expected a list, got a {type(got).__name__}"
     assert len(got) == 2 and got[0] is layer.weight and got[1] is layer.bias, \
         "Module 03 · Linear.parameters(): expected [weight, bias]"
 
@@ -112,6 +114,7 @@ def test_sequential_runs_its_modules_in_order_and_indexes_them(rng):
     assert_close(model(x), second(act(first(x))).data, "Module 03 · Sequential forward, x (5, 4): Linear(4, 3), Tanh, Linear(3, 2)")
     assert len(model) == 3 and model[0] is first and model[2] is second, "Module 03 · Sequential: len() or [i] is wrong"
     params = model.parameters()
+    assert isinstance(params, list), f"Module 03 · Sequential.parameters(): expected a list, got a {type(params).__name__}"
     assert len(params) == 4 and params[0] is first.weight and params[3] is second.bias, \
         "Module 03 · Sequential.parameters(): expected [first.weight, first.bias, second.weight, second.bias]"
 

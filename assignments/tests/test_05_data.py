@@ -66,8 +66,9 @@ def test_len_counts_batches(batch_size, drop_last, batches):
     """len(loader) is the number of batches: the short last one counts unless drop_last"""
     _, _, ds = _dataset(10)
     loader = tt.DataLoader(ds, batch_size=batch_size, drop_last=drop_last)
-    assert len(loader) == batches, f"Module 05 · DataLoader.__len__, N=10, batch_size={batch_size}, drop_last={drop_last}: " \
-                                   f"expected {batches}, got {len(loader)}"
+    got = loader.__len__()                      # len() itself would only say "cannot be interpreted as an integer"
+    assert got == batches and isinstance(got, int), f"Module 05 · DataLoader.__len__, N=10, batch_size={batch_size}, " \
+                                                    f"drop_last={drop_last}: expected {batches} (an int), got {got!r}"
     _epoch(loader, f"Module 05 · DataLoader.__iter__, N=10, batch_size={batch_size}, drop_last={drop_last}", batches)
 
 

@@ -33,10 +33,16 @@ def test_tensor_dataset_len_getitem_and_length_check() -> None:
         import numpy as np
         ds = tt.TensorDataset(x, y)
         item = ds[4]
-        out = {"len": len(ds), "is tuple": isinstance(item, tuple), "n parts": len(item),
+        def length(obj):                          # an int, or what __len__ returned instead (len() would raise)
+            n = obj.__len__()
+            return n if isinstance(n, int) and not isinstance(n, bool) else f"{type(n).__name__} {n!r:.40}"
+
+        if not (isinstance(item, tuple) and len(item) == 2):
+            return {"item": type(item).__name__ + (f" of {len(item)}" if isinstance(item, (tuple, list)) else "")}
+        out = {"len": length(ds), "is tuple": isinstance(item, tuple), "n parts": len(item),
                "x[4]": np.array(item[0].data if isinstance(item[0], tt.Tensor) else item[0], copy=True),
                "y[4]": np.array(item[1].data if isinstance(item[1], tt.Tensor) else item[1], copy=True)}
-        out["len from tensors"] = len(tt.TensorDataset(tt.Tensor(x.copy()), tt.Tensor(y.copy())))
+        out["len from tensors"] = length(tt.TensorDataset(tt.Tensor(x.copy()), tt.Tensor(y.copy())))
         try:
             tt.TensorDataset(x, y[:5])
             out["error"] = None
@@ -47,6 +53,7 @@ def test_tensor_dataset_len_getitem_and_length_check() -> None:
         return out
 
     out = values_of(probe(dataset, x=x, y=y), "05", "TensorDataset")
+    assert "item" not in out, f"{M} · TensorDataset(x, y)[4]: expected a tuple of 2 items, got a {out.get('item')}"
     assert out["len"] == 6 and out["len from tensors"] == 6, \
         f"{M} · TensorDataset: len is {out['len']} (from arrays) and {out['len from tensors']} (from Tensors), expected 6"
     assert out["is tuple"] and out["n parts"] == 2, f"{M} · TensorDataset(x, y)[4]: expected a tuple of 2 items"
@@ -59,7 +66,8 @@ def epochs_probe(tt, x, y, batch_size, shuffle, drop_last, seed, epochs):
     """Shared probe source: iterate `epochs` epochs, recording ids and batch sizes."""
     import numpy as np
     loader = tt.DataLoader(tt.TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
-    out = {"len": len(loader)}
+    n = loader.__len__()                            # an int, or what __len__ returned instead (len() would raise)
+    out = {"len": n if isinstance(n, int) and not isinstance(n, bool) else f"{type(n).__name__} {n!r:.40}"}
     for e in range(epochs):
         xs, ys, sizes = [], [], []
         for xb, yb in loader:
@@ -107,7 +115,8 @@ def test_drop_last_drops_only_the_short_batch() -> None:
             x = np.arange(n, dtype=np.float32)[:, None]
             loader = tt.DataLoader(tt.TensorDataset(x), batch_size=batch, shuffle=True, drop_last=drop, seed=11)
             batches = [np.array(b[0].data[:, 0], copy=True) for b in loader]
-            out[f"len {i}"] = len(loader)
+            got = loader.__len__()                  # an int, or what __len__ returned instead (len() would raise)
+            out[f"len {i}"] = got if isinstance(got, int) and not isinstance(got, bool) else f"{type(got).__name__} {got!r:.40}"
             out[f"sizes {i}"] = [len(b) for b in batches]
             out[f"ids {i}"] = [int(v) for b in batches for v in b]
         return out
