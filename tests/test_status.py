@@ -204,3 +204,69 @@ def test_a_syntax_error_is_named_and_not_taken_for_progress(progression, tmp_pat
     assert code == 1 and states["07"]["state"] == State.ERROR.value, states["07"]
     assert f"tinytorch/optim.py:{line}" in states["07"]["detail"], states["07"]
     assert f"tinytorch/optim.py:{line}" in data["next"]["reason"] and data["next"]["command"].startswith("grader check")
+
+
+# Python as it is on macOS and on Windows, simulated on Linux for the student path: what those
+# systems lack is removed before anything imports (a sitecustomize on PYTHONPATH, which the
+# public tests' pytest subprocess inherits). Partial by nature (the kernel stays Linux's), it
+# keeps Linux-only calls from creeping into the commands the student README promises there.
+MACOS = '''
+import ctypes, os, select, signal, sys
+sys.platform = "darwin"
+for module, names in ((os, ("pidfd_open", "sched_getaffinity", "sched_setaffinity", "memfd_create", "setresuid",
+                            "setresgid", "getresuid", "getresgid", "eventfd", "splice", "unshare", "setns")),
+                      (signal, ("pidfd_send_signal", "SIGRTMIN", "SIGRTMAX")), (select, ("epoll",))):
+    for name in names:
+        if hasattr(module, name):
+            delattr(module, name)
+_getattr = ctypes.CDLL.__getattr__
+def _no_linux_symbols(self, name):
+    if name in ("prctl", "unshare"):
+        raise AttributeError(name)
+    return _getattr(self, name)
+ctypes.CDLL.__getattr__ = _no_linux_symbols
+'''
+WINDOWS_MODULES = '''
+import sys
+class _NotOnWindows:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("fcntl", "pwd", "grp", "resource", "termios"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, _NotOnWindows())
+'''
+
+
+def _simulated(tmp_path: Path, source: str) -> dict[str, str]:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(source)
+    return {**os.environ, "PYTHONPATH": str(folder)}
+
+
+def test_status_on_a_students_own_folder_needs_no_linux_only_call(tmp_path: Path) -> None:
+    """With what macOS's Python lacks removed, `grader status` runs the stubs' public tests as on a student's own folder"""
+    impl = tmp_path / "student"
+    shutil.copytree(assignments_dir() / "tinytorch", impl / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
+    script = ("import sys; from pathlib import Path; from grader.config import load_config; "
+              "from grader.report.status import compute_status; "
+              f"s = compute_status(Path({str(impl)!r}), load_config(), use_cache=False, sandbox_public=False); "
+              "print(sys.platform, s.next_command, sorted({m.state.value for m in s.modules}), s.problems)")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          env=_simulated(tmp_path, MACOS))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[:3] == ["darwin", "grader", "check"], proc.stdout
+    assert "['not started'] []" in proc.stdout, proc.stdout
+
+
+def test_plain_pytest_and_the_milestone_scripts_run_without_posix_only_modules(tmp_path: Path) -> None:
+    """Without fcntl, pwd, grp, resource (native Windows), the public tests and a milestone script still run"""
+    env = _simulated(tmp_path, WINDOWS_MODULES)
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            str(assignments_dir() / "tests" / "test_07_optim.py")], capture_output=True, text=True,
+                           timeout=600, env={**env, "TINYTORCH_IMPL": str(solutions_dir())}, cwd=tmp_path)
+    assert tests.returncode == 0 and " passed" in tests.stdout, tests.stdout[-2000:] + tests.stderr[-2000:]
+    script = assignments_dir() / "milestones" / "03_1986_mlp" / "01_rumelhart_tinydigits.py"
+    run = subprocess.run([sys.executable, str(script), "--impl", str(assignments_dir())], capture_output=True,
+                         text=True, timeout=600, env=env, cwd=tmp_path)
+    assert run.returncode == 1 and "Module 01" in run.stdout and "Traceback" not in run.stdout + run.stderr, \
+        run.stdout[-2000:] + run.stderr[-2000:]

@@ -199,8 +199,9 @@ def _public_tests(folder: Path, number: str) -> list[Path]:
 
 
 def compute_status(impl: Path, cfg: Config, *, use_cache: bool = True, public_dir: Path | None = None,
-                   on_wait: Callable[[Any], None] | None = None) -> Status:
-    """Run (or reuse) every module's public tests on `impl` and say where the student is."""
+                   on_wait: Callable[[Any], None] | None = None, sandbox_public: bool | None = None) -> Status:
+    """Run (or reuse) every module's public tests on `impl` and say where the student is.
+    sandbox_public: as `grade`'s (by default a sandbox worker unless `impl` is the kit's assignments/)."""
     from grader.engine.grade import grade   # the engine (and its sandbox helpers) only when needed
 
     start = time.perf_counter()
@@ -219,7 +220,8 @@ def compute_status(impl: Path, cfg: Config, *, use_cache: bool = True, public_di
     stale = tuple(n for n in cfg.modules if n not in rows)
     problems: list[str] = []
     if stale:
-        report = grade(impl, Targets(stale, False), cfg=cfg, hidden=False, public_dir=folder, on_wait=on_wait)
+        report = grade(impl, Targets(stale, False), cfg=cfg, hidden=False, public_dir=folder, on_wait=on_wait,
+                       sandbox_public=sandbox_public)
         problems = [f"{r.title}: {r.reason}" for r in report.rows if r.section.kind is SectionKind.SESSION]
         for number in stale:
             rows[number] = mine = [r for r in report.rows if r.module == number]
