@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from grader.milestones.m03.measure import BadParameters, check_parameters, cross_entropy, logits
-from grader.milestones.m03.recipe import Architecture, Trace
+from grader.milestones.m03.recipe import Architecture, Images, Trace
 
 Array = np.ndarray
 
@@ -58,13 +58,13 @@ class Learned:
         return len(self.train_loss) - 1
 
 
-def collect(trace: Trace, params: Sequence[Array], arch: Architecture, x_train: Array, y_train: Array,
-            x_test: Array, y_test: Array, test_images: Array) -> Learned:
+def collect(trace: Trace, params: Sequence[Array], arch: Architecture, x_train: Images, y_train: Array,
+            x_test: Images, y_test: Array, test_images: Array) -> Learned:
     """The figures of one checked run.
 
     trace: what the training loop recorded (its `initial` and `epochs` states are validated
     here); params: the trained model `verify.check_run` returned, float64 W1 (D, H), b1 (H,),
-    W2 (H, C), b2 (C,); x_train (N, D), x_test (M, D) from `recipe.prepare`; y_train (N,),
+    W2 (H, C), b2 (C,); x_train (N, D), x_test (M, D) from `recipe.prepare` (or `Prepared`); y_train (N,),
     y_test (M,) int labels; test_images (M, side, side), the test split as stored. Raises
     NoPictures when the recorded states or losses are missing or malformed.
     """
@@ -92,12 +92,13 @@ def collect(trace: Trace, params: Sequence[Array], arch: Architecture, x_train: 
     return Learned(
         train_loss=np.array([t[0] for t in train]), train_accuracy=np.array([t[1] for t in train]),
         test_loss=np.array([t[0] for t in test]), test_accuracy=np.array([t[1] for t in test]),
-        step_losses=np.where(np.isfinite(losses), losses, np.nan), first_layer=np.array(params[0], dtype=np.float64), side=side,
+        step_losses=np.where(np.isfinite(losses), losses, np.nan),
+        first_layer=np.array(params[0], dtype=np.float64), side=side,
         confusion=confusion, mistakes=wrong, mistake_images=np.array(test_images[wrong]),
         mistake_labels=np.array(y_test[wrong]), mistake_predictions=predicted[wrong])
 
 
-def _loss_and_accuracy(params: Sequence[Array], x: Array, labels: Array) -> tuple[float, float]:
+def _loss_and_accuracy(params: Sequence[Array], x: Images, labels: Array) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of the MLP `params` on (x (N, D), labels (N,))."""
     z = logits(params, x)
     return cross_entropy(z, labels), float(np.mean(np.argmax(z, axis=1) == labels))

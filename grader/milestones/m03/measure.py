@@ -5,7 +5,7 @@
     m.train_loss, m.test_accuracy
 
 params, in `parameters()` order: W1 (D, H), b1 (H,), W2 (H, 10), b2 (10,)  (tinytorch's layout).
-x: (N, D) float32 in [0, 1] from `recipe.prepare` -> logits (N, 10).
+x: (N, D) float32 in [0, 1] from `recipe.prepare` (or a `recipe.Prepared`) -> logits (N, 10).
 
 Both the scripts' criteria table (`cli.py`) and the grade (`score.py`) measure with this file,
 so what a student sees locally is what the grader computes.
@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from grader.milestones.m03.recipe import Architecture
+from grader.milestones.m03.recipe import Architecture, Images
 
 Array = np.ndarray
 
@@ -56,7 +56,7 @@ def check_parameters(params: Sequence[Array], arch: Architecture) -> list[Array]
     return out
 
 
-def logits(params: Sequence[Array], x: Array) -> Array:
+def logits(params: Sequence[Array], x: Images) -> Array:
     """relu(x @ W1 + b1) @ W2 + b2, in float64: x (N, D) -> (N, C).
 
     Computed BATCH_ROWS rows at a time, so only one batch of x is ever held in float64: all
@@ -85,7 +85,7 @@ def accuracy(z: Array, labels: Array) -> float:
     return float(np.mean(np.argmax(z, axis=1) == labels))
 
 
-def measure(params: Sequence[Array], x_train: Array, y_train: Array, x_test: Array, y_test: Array) -> Measurement:
+def measure(params: Sequence[Array], x_train: Images, y_train: Array, x_test: Images, y_test: Array) -> Measurement:
     """The final training loss over (x_train, y_train) and the accuracy on (x_test, y_test)
     of the MLP `params` (checked by `check_parameters`)."""
     return Measurement(train_loss=cross_entropy(logits(params, x_train), y_train),

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from grader.milestones.m03.learned import Learned, NoPictures, collect
-from grader.milestones.m03.recipe import Architecture, Trace
+from grader.milestones.m03.recipe import Architecture, Images, Trace
 from grader.paths import assignments_dir, milestone_dir, solutions_dir
 
 Array = np.ndarray
@@ -99,8 +99,8 @@ def available() -> bool:
     return True
 
 
-def save_run(trace: Trace, params: list[Array], arch: Architecture, title: str, x_train: Array, y_train: Array,
-             x_test: Array, y_test: Array, test_images: Array, folder: Path) -> Outcome:
+def save_run(trace: Trace, params: list[Array], arch: Architecture, title: str, x_train: Images, y_train: Array,
+             x_test: Images, y_test: Array, test_images: Array, folder: Path) -> Outcome:
     """The pictures of a run the grader checked (`learned.collect`, then `save`); never raises.
 
     trace: the run's record; params: the trained model from `verify.check_run`; x_*, y_*: the

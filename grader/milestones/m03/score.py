@@ -109,7 +109,7 @@ def train_and_measure(impl: Path, spec: MilestoneSpec, load_data: Callable[[], A
     if "problems" in result.values:
         missing = readiness.summary(_problems_from(result.values["problems"]), names) or "a TODO"
         return MilestoneRun(spec.key, "not_implemented", f"not started: {missing}", train_seconds=seconds)
-    x_train = recipe.prepare(data.x_train, data.pixel_max)
+    x_train = recipe.Prepared(data.x_train, data.pixel_max)     # prepared batch by batch, as the checks read it
     try:
         steps = sum(1 for _ in recipe.schedule(len(x_train), spec.recipe))
         trace = recipe.Trace.from_values(result.values, parameters=len(spec.architecture.shapes), steps=steps)

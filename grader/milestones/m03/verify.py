@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from grader.milestones.m03.measure import accuracy, check_parameters, cross_entropy, logits
-from grader.milestones.m03.recipe import Architecture, Recipe, Step, Trace, schedule
+from grader.milestones.m03.recipe import Architecture, Images, Recipe, Step, Trace, schedule
 
 Array = np.ndarray
 
@@ -99,7 +99,7 @@ def _compare(what: str, got: Sequence[Array], expected: Sequence[Array], slack: 
 class _Replay:
     """Replays steps of one run on the training set (x, y) and checks each against the trace."""
 
-    def __init__(self, x: Array, y: Array, recipe: Recipe, losses: Array, total: int) -> None:
+    def __init__(self, x: Images, y: Array, recipe: Recipe, losses: Array, total: int) -> None:
         self.x, self.y, self.momentum, self.losses, self.total = x, y, recipe.momentum, losses, total
         self.velocity: list[Array] | None = None
         self.velocity_slack: list[Array] = []
@@ -137,10 +137,11 @@ class _Replay:
         self.velocity_slack = [np.zeros_like(v) for v in self.velocity]
 
 
-def check_run(trace: Trace, arch: Architecture, recipe: Recipe, x_train: Array, y_train: Array, *,
+def check_run(trace: Trace, arch: Architecture, recipe: Recipe, x_train: Images, y_train: Array, *,
               seed: int | None = None, epochs: int | None = None) -> list[Array]:
-    """Check `trace` of a run on (x_train (N, D) float32 from `prepare`, y_train (N,)) with
-    `recipe` (`seed`, `epochs` as given to `train`); return the trained parameters, float64.
+    """Check `trace` of a run on (x_train (N, D) float32 from `prepare`, or a `Prepared`; y_train
+    (N,)) with `recipe` (`seed`, `epochs` as given to `train`); return the trained parameters,
+    float64.
 
     Raises measure.BadParameters for a state with a wrong count, shape or dtype, or NaN (the
     trained model is checked first), and StepMismatch when the run does not follow from the
