@@ -182,6 +182,8 @@ def next_step(modules: list[ModuleStatus], milestone: MilestoneStatus, cfg: Conf
             first = m.blocked_by[0]
             return (f"grader check {first}",
                     f"Module {m.number} ({m.title}) needs Module {first} ({cfg.course.title(first)}) first")
+        if m.failing:
+            return f"grader check {m.number}", f"fix Module {m.number} ({m.title}): {m.detail}"
         doing = "start" if m.state is State.NOT_STARTED else "finish"
         todo = f": {m.todos_left} TODO{'s' if m.todos_left != 1 else ''} left in {m.file}" if m.todos_left else ""
         return f"grader check {m.number}", f"{doing} Module {m.number} ({m.title}){todo}"
