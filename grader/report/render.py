@@ -175,6 +175,8 @@ def _describe(entry: _Entry, style: str, verbose: bool) -> Text:
         text.append(f"\nprinted{more}:", style="dim")
         for line in kept:
             text.append("\n  " + line, style="dim")
+    if verbose and row.nodeid and row.outcome is not Outcome.PASSED and row.source is Source.PUBLIC:
+        text.append(f"\nname: {row.nodeid.rsplit('::', 1)[-1]}", style="dim")     # what `-k` matches
     if count > 1:
         same = all(r.reason == row.reason for r in entry.rows)
         text.append(f"\n+ {count - 1} more test{'s' if count > 2 else ''} failing "
