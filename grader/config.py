@@ -62,6 +62,21 @@ class SandboxSpec:
 
 
 @dataclass(frozen=True)
+class StudentCheckSpec:
+    """Limits of a student's own check (`grader check` without --hidden on assignments/)."""
+    test_seconds: float                 # one public test
+    session_seconds: float              # no public test starts after this
+    stall_seconds: float                # no new result for this long: the session is killed
+    kill_grace_seconds: float           # past the last test's limit, before the session is killed
+    memory_mb: int                      # address space of the public-test process (Linux only)
+    milestone_seconds: dict[str, float] # dataset key -> its training limit in a student's check
+
+    def milestone_limit(self, spec: "MilestoneSpec") -> float:
+        """The training limit of dataset `spec` in a student's check (never above the graded one)."""
+        return min(spec.time_limit_seconds, self.milestone_seconds.get(spec.key, spec.time_limit_seconds))
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     modules: dict[str, ModuleSpec]
@@ -72,6 +87,7 @@ class Config:
     hidden_timeout_seconds: float
     public_session_seconds: float
     hidden_session_seconds: float
+    student_check: StudentCheckSpec
 
     @property
     def course(self) -> "Course":
@@ -117,11 +133,36 @@ def load_config(path: Path | None = None) -> Config:
                               int(sb["file_size_mb"]), int(sb["processes"]),
                               bool(sb.get("fork_server", True)))
         tests = _section(raw, "tests", path)
+        student = _student_check(_section(raw, "student_check", path), milestone, path)
         return Config(path, modules, milestone, milestone_hidden, sandbox,
                       float(tests["public_timeout_seconds"]), float(tests["hidden_timeout_seconds"]),
-                      float(tests["public_session_seconds"]), float(tests["hidden_session_seconds"]))
+                      float(tests["public_session_seconds"]), float(tests["hidden_session_seconds"]), student)
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"grader config {path}: bad or missing entry ({exc!r})") from None
+
+
+def _student_check(raw: Any, milestone: dict[str, MilestoneSpec], path: Path) -> StudentCheckSpec:
+    """The `student_check:` section, every entry checked with a message naming it."""
+    where = "student_check"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"grader config {path}: {where} must be a mapping (test_seconds, session_seconds, ...)")
+    limits = _entry(raw, "milestone_seconds", where, path, "milestone_seconds: {tinydigits: 40}")
+    if not isinstance(limits, dict) or any(key not in milestone for key in limits):
+        raise ConfigError(f"grader config {path}: {where}.milestone_seconds must map milestone03 datasets "
+                          f"({', '.join(milestone)}) to seconds, got {limits!r}")
+    test_seconds = _number(raw, "test_seconds", where, path, low=1.0)
+    stall_seconds = _number(raw, "stall_seconds", where, path, low=1.0)
+    if stall_seconds <= test_seconds + 1:
+        raise ConfigError(f"grader config {path}: {where}.stall_seconds ({stall_seconds:g}) must exceed test_seconds "
+                          f"({test_seconds:g}) by more than a second, or a test at its limit would stop the session")
+    return StudentCheckSpec(
+        test_seconds=test_seconds,
+        session_seconds=_number(raw, "session_seconds", where, path, low=1.0),
+        stall_seconds=stall_seconds,
+        kill_grace_seconds=_number(raw, "kill_grace_seconds", where, path, low=1.0),
+        memory_mb=_number(raw, "memory_mb", where, path, low=256, integer=True),
+        milestone_seconds={str(key): _number(limits, key, f"{where}.milestone_seconds", path, low=1.0)
+                           for key in limits})
 
 
 _SCRIPT_NAME = re.compile(r"[A-Za-z0-9_]+\.py")

@@ -8,6 +8,10 @@ code runs only in sandbox workers: behind every hidden-test probe, the milestone
 the public tests. Independent parts run concurrently, each with its own sandbox uid slot.
 The maximum score comes from the config, never from the rows that happened to come back.
 
+A student's own check (not graded, public tests on the kit's own assignments/ in a plain
+subprocess) uses the short limits of the config's `student_check:` section, and its milestone
+trains MNIST only after TinyDigits passed (`milestone.py`).
+
 Every grading has a deadline (`grading_deadline`: the sum of its parts' limits from the config,
 plus a margin) and a watchdog (`watchdog.py`): at the deadline, or when the caller stops it
 (SIGTERM in the CLI), everything the grading started is killed, the rows that finished are
@@ -102,20 +106,34 @@ def _is_own_checkout(impl: Path) -> bool:
 SLOTS_PER_GRADING = 2 + HIDDEN_SESSIONS   # public tests, milestone, each hidden session
 
 
-def grading_deadline(cfg: Config, *, public: bool, hidden: bool, milestone: bool, sandbox_public: bool = True) -> float:
+def grading_deadline(cfg: Config, *, public: bool, hidden: bool, milestone: bool, sandbox_public: bool = True,
+                     student: bool = False) -> float:
     """Seconds the whole grading may take, from the config: the sum of the limits of the parts
     it runs (each session's hard kill, each milestone training) plus DEADLINE_MARGIN_SECONDS.
-    The parts run concurrently, so an honest grading ends long before it."""
+    The parts run concurrently, so an honest grading ends long before it. student: a student's
+    own check (the `student_check:` limits)."""
     total = DEADLINE_MARGIN_SECONDS
     if public:
-        total += SessionSpec("public tests", (), Source.PUBLIC, cfg.public_timeout_seconds,
-                             cfg.public_session_seconds).hard_seconds + (SANDBOX_MARGIN_SECONDS if sandbox_public else 0)
+        total += public_spec(cfg, (), student=student).hard_seconds + (SANDBOX_MARGIN_SECONDS if sandbox_public else 0)
     if hidden:
         total += SessionSpec("hidden tests", (), Source.HIDDEN, cfg.hidden_timeout_seconds,
                              cfg.hidden_session_seconds).hard_seconds
     if milestone:
-        total += sum(spec.time_limit_seconds + MILESTONE_MARGIN_SECONDS for spec in cfg.milestone.values())
+        limit = cfg.student_check.milestone_limit if student else (lambda spec: spec.time_limit_seconds)
+        total += sum(limit(spec) + MILESTONE_MARGIN_SECONDS for spec in cfg.milestone.values())
     return total
+
+
+def public_spec(cfg: Config, files: tuple[Path, ...], *, student: bool, select: str = "") -> SessionSpec:
+    """The public-test session: a graded run's limits (`tests:`), or a student's own check's
+    (`student_check:`: short limits, a memory limit, a stall watch)."""
+    if not student:
+        return SessionSpec("public tests", files, Source.PUBLIC, cfg.public_timeout_seconds,
+                           cfg.public_session_seconds, cfg.sandbox.probe_memory_mb, select=select)
+    sc = cfg.student_check
+    return SessionSpec("public tests", files, Source.PUBLIC, sc.test_seconds, sc.session_seconds, sc.memory_mb,
+                       grace_seconds=sc.kill_grace_seconds, select=select, student=True,
+                       stall_seconds=sc.stall_seconds)
 
 
 def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bool = True,
@@ -151,9 +169,10 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
     hidden_files = _test_files(hidden_dir or hidden_tests_dir(), targets.modules, targets.milestone) if hidden else []
     shards = [tuple(hidden_files[i::HIDDEN_SESSIONS]) for i in range(HIDDEN_SESSIONS)]
     sandbox = sandbox_public if sandbox_public is not None else (hidden or not _is_own_checkout(impl))
+    student = not hidden and not sandbox
     if deadline_seconds is None:
         deadline_seconds = grading_deadline(cfg, public=bool(public_files), hidden=bool(hidden_files),
-                                            milestone=targets.milestone, sandbox_public=sandbox)
+                                            milestone=targets.milestone, sandbox_public=sandbox, student=student)
     uids = [sandbox_id(slot) for slot in slots] if RUNS_AS_ROOT else []
     parts: list[tuple[str, Any]] = []
     rows: list[Row] = []
@@ -161,8 +180,7 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
     with stop.watch(deadline_seconds, uids, give_up_after=STUCK_SECONDS, on_stuck=on_stuck), \
             ThreadPoolExecutor(max_workers=2 + HIDDEN_SESSIONS) as pool:
         if public_files:
-            spec = SessionSpec("public tests", tuple(public_files), Source.PUBLIC, cfg.public_timeout_seconds,
-                               cfg.public_session_seconds, cfg.sandbox.probe_memory_mb, select=select)
+            spec = public_spec(cfg, tuple(public_files), student=student, select=select)
             parts.append((spec.name, pool.submit(run_session, spec, _with_slot(ctx, slots[0]), sandboxed=sandbox,
                                                  stop=stop)))
         for i, shard in enumerate(s for s in shards if s):
@@ -172,7 +190,8 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
                                             handoff=lease.handoff(slots[2 + i]), stop=stop)))
         milestone_job = None
         if targets.milestone:
-            milestone_job = pool.submit(score_milestone, impl, cfg, loaders or default_loaders(), uid_slot=slots[1])
+            milestone_job = pool.submit(score_milestone, impl, cfg, loaders or default_loaders(), uid_slot=slots[1],
+                                        student=student)
         try:
             for name, job in parts:
                 rows.extend(_rows_of(name, job))

@@ -14,6 +14,11 @@ removed, then, TERM_GRACE_SECONDS later, SIGKILL for its whole tree. Each part o
 returns what finished, and `grade` adds a "grading error: <reason>" row. So no grading holds
 its sandbox slots past its deadline, whatever a submission does.
 
+A student's own check (`grader check` without --hidden) has a watch of its own for its test
+session, `watch_session`: a session whose results stop coming (a loop that ignores the test's
+time limit, code that hangs at import) is killed after a few seconds, not at the deadline, and
+first asked for its stack, so the report names the line.
+
 Nothing here forks: processes are found in /proc and signalled through pidfds (see
 `grader.sandbox.cleanup` for why a threaded grader must not fork).
 """
@@ -23,9 +28,11 @@ import contextlib
 import math
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 from grader.engine.proctree import kill_descendants, parent_of, signal_child
 from grader.sandbox import cleanup
@@ -34,6 +41,8 @@ KILL_EVERY_SECONDS = 0.1
 TERM_GRACE_SECONDS = 3.0
 ALARM_MARGIN_SECONDS = 60.0
 TREE_ROUNDS = 5
+POLL_SECONDS = 0.1                  # watch_session: how often it looks at the session
+STACK_PAUSE_SECONDS = 0.3           # watch_session: between asking for the stack and the kill
 
 
 class GradingStop:
@@ -153,3 +162,44 @@ def kill_tree(root: int, parent: int) -> None:
         pass
     finally:
         os.close(root_fd)
+
+
+def watch_session(proc: subprocess.Popen[bytes], progress: Path, *, hard_seconds: float,
+                  stall_seconds: float) -> str:
+    """Wait for `proc`, the test session of a student's own check, to end.
+
+    Returns "" when it ended by itself; otherwise it was killed (its whole tree) and the answer
+    says why: "stalled" (its results file `progress` did not grow for `stall_seconds`: no test
+    finished, none started, collection never ended) or "deadline" (`hard_seconds` passed).
+    Before the kill it gets SIGUSR1, on which it writes every thread's stack (faulthandler, set
+    up by `sessions._student_session_main`), so the report can name the student's line."""
+    started = last = time.monotonic()
+    size = -1
+    while True:
+        try:
+            proc.wait(timeout=POLL_SECONDS)
+            return ""
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        try:
+            current = progress.stat().st_size
+        except OSError:
+            current = 0
+        if current != size:
+            size, last = current, now
+        why = "deadline" if now - started >= hard_seconds else "stalled" if now - last >= stall_seconds else ""
+        if why:
+            with contextlib.suppress(OSError):
+                proc.send_signal(signal.SIGUSR1)    # our unreaped child: its pid cannot be reused
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=STACK_PAUSE_SECONDS)
+            if proc.returncode is not None:
+                return why
+            if hasattr(os, "pidfd_open"):
+                kill_tree(proc.pid, os.getpid())
+            else:                                   # macOS: the session's process group
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return why
