@@ -81,7 +81,7 @@ def _files() -> dict[str, Path]:
 # ------------------------------------------------------------------------- the grader's side
 def train_and_measure(impl: Path, spec: MilestoneSpec, load_data: Callable[[], Any], *,
                       names: readiness.ModuleNames | None = None, uid_slot: int | None = None,
-                      pictures_dir: Path | None = None) -> MilestoneRun:
+                      pictures_dir: Path | Literal["auto"] | None = "auto") -> MilestoneRun:
     """Train milestone `spec.key` in the sandbox with the implementation at `impl`, check that
     the run follows from the student's code (verify.py) and measure it.
 
@@ -90,7 +90,8 @@ def train_and_measure(impl: Path, spec: MilestoneSpec, load_data: Callable[[], A
     every missing piece per module; a run that does not follow from the student's forward,
     backward and step is "inconsistent". pictures_dir: draw a measured run's pictures into
     pictures_dir/<key>/ (pictures.py; `run.pictures` says where, or why not; never changes the
-    result); None: no pictures.
+    result); "auto": `pictures.folder_for(impl)`, the kit's milestone folder for its own
+    assignments/ and solutions/ only; None: no pictures.
     """
     names = names if names is not None else {num: m.name for num, m in load_config().modules.items()}
     try:
@@ -124,6 +125,8 @@ def train_and_measure(impl: Path, spec: MilestoneSpec, load_data: Callable[[], A
     run.metrics = {"test_accuracy": round(m.test_accuracy, 6), "train_loss": round(m.train_loss, 6),
                    "train_seconds": round(seconds, 3), "time_limit_seconds": spec.time_limit_seconds,
                    "min_test_accuracy": spec.min_test_accuracy, "max_train_loss": spec.max_train_loss}
+    if pictures_dir == "auto":
+        pictures_dir = pictures.folder_for(impl)
     if pictures_dir is not None:
         outcome = pictures.save_run(trace, params, spec.architecture, spec.title, x_train, data.y_train,
                                     x_test, data.y_test, data.x_test, pictures_dir / spec.key)
@@ -166,8 +169,6 @@ def run_milestones(impl: Path, cfg: Config, loaders: dict[str, Callable[[], Any]
     measured run's pictures into pictures_dir/<key>/ ("auto": `pictures.folder_for(impl)`, the
     kit's milestone folder for its own assignments/ and solutions/ only; None: none). Without
     matplotlib, only the first run says how to get them."""
-    if pictures_dir == "auto":
-        pictures_dir = pictures.folder_for(impl)
     names = {num: m.name for num, m in cfg.modules.items()}
     runs = {key: train_and_measure(impl, spec, loaders[key], names=names, uid_slot=uid_slot, pictures_dir=pictures_dir)
             for key, spec in cfg.milestone.items()}
