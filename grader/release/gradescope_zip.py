@@ -50,6 +50,7 @@ KIT_RULES: tuple[Rule, ...] = (
     Rule(INCLUDE, "data/**", "TinyDigits"),
     Rule(INCLUDE, "pyproject.toml", "pip install -e kit"),
     Rule(INCLUDE, "README.md", "the kit's README, for whoever opens the zip"),
+    Rule(EXCLUDE, "assignments/milestones/*/runs/**", "pictures of local milestone runs"),
     Rule(EXCLUDE, "**/__pycache__/**", "bytecode caches"),
     Rule(EXCLUDE, "**/*.py[co]", "stray bytecode"),
     Rule(EXCLUDE, "**/.pytest_cache/**", "pytest's cache"),

@@ -46,6 +46,8 @@ RULES: tuple[Rule, ...] = (
     Rule(EXCLUDE, "grader/release/**", "stub generator, manifest and leak check: they need solutions/ to do anything"),
     Rule(EXCLUDE, "grader/testing/**", "probe/verdict helpers that only the hidden tests import"),
     Rule(EXCLUDE, "grader/batch/**", "batch grading of a class: instructors only (`grader grade` says so in a student copy)"),
+    Rule(EXCLUDE, "grader/export/otter_*.py", "Otter-Grader interop grades with hidden tests: instructors only"),
+    Rule(EXCLUDE, "assignments/milestones/*/runs/**", "pictures of local milestone runs"),
     Rule(EXCLUDE, "**/__pycache__/**", "bytecode caches"),
     Rule(EXCLUDE, "**/*.py[co]", "stray bytecode"),
     Rule(EXCLUDE, "**/.pytest_cache/**", "pytest's cache"),

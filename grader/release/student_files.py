@@ -22,7 +22,7 @@ from typing import Any
 from grader.config import Config
 
 README_TEMPLATE = Path(__file__).with_name("student_readme.md")
-INSTRUCTOR_EXTRAS = frozenset({"bench"})    # torch, for benchmarks/ (which does not ship)
+INSTRUCTOR_EXTRAS = frozenset({"bench", "otter"})    # torch, for benchmarks/; Otter-Grader (neither ships)
 GENERATED = ("README.md", ".gitignore", "pyproject.toml")
 _FIELD = re.compile(r"\{\{(\w+)\}\}")
 
@@ -40,6 +40,9 @@ dist/
 .ipynb_checkpoints/
 results*.json
 .DS_Store
+# pictures of your milestone runs
+runs/
+submission.zip
 """
 
 
