@@ -135,9 +135,20 @@ def test_untouched_module_01_fits_a_screen_and_verbose_lists_every_test() -> Non
     assert len(lines) <= 32, f"{len(lines)} lines:\n{short.stdout}"
     total = re.search(r"Total: (\d+) checks: (\d+) not started", short.stdout)
     assert total and total.group(1) == total.group(2), short.stdout
-    assert re.search(r"\d+ tests: implement add forward \(tinytorch/tensor\.py:\d+ in add\)", short.stdout), short.stdout
+    assert re.search(r"\d+ tests: implement add forward \(tinytorch/tensor\.py:\d+\)", short.stdout), short.stdout
     verbose = _check("01", "-v")
     assert verbose.stdout.count("not started") >= int(total.group(1)), verbose.stdout
+
+
+def test_check_all_on_the_stubs_details_only_the_first_module() -> None:
+    """`grader check all` on the stubs: Module 01's TODOs, one line for the modules after it, totals for each"""
+    result = _check("all")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert len(result.stdout.splitlines()) <= 60, f"{len(result.stdout.splitlines())} lines:\n{result.stdout}"
+    assert "Not started yet: Modules 02, 03, 04, 05, 06, 07, 08" in result.stdout, result.stdout
+    totals = result.stdout.split("Totals")[1]
+    for number, spec in CFG.modules.items():
+        assert re.search(rf"Module {number} · {spec.title} +0/\d+ passed", totals), totals
 
 
 def test_k_runs_only_matching_tests_and_v_shows_passing_rows() -> None:

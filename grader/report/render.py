@@ -91,6 +91,13 @@ def section_title(section: Section, cfg: Config) -> str:
     return f"Grading problem · {safe_text(section.key, 40)}"
 
 
+def _short_title(section: Section, cfg: Config) -> str:
+    """'Module 01 · Tensor', 'Milestone 03': a line of the totals."""
+    if section.kind is SectionKind.MODULE and section.key in cfg.modules:
+        return f"Module {section.key} · {cfg.course.title(section.key)}"
+    return "Milestone 03" if section.kind is SectionKind.MILESTONE else section_title(section, cfg)
+
+
 def _kind(row: Row) -> str:
     if row.source is Source.HIDDEN:
         return row.visibility.value.replace("_", " ") if row.visibility is not Visibility.VISIBLE else "hidden test, visible"
@@ -156,8 +163,8 @@ def _describe(entry: _Entry, style: str, verbose: bool) -> Text:
         tests = f"{count} {'check' if row.source is Source.MILESTONE else 'test'}{'s' if count != 1 else ''}"
         what = short(what, SHORT_REASON)
         text.append(f"{tests}: implement {what}" if row.outcome is Outcome.NOT_STARTED else f"{tests} {what}")
-        if row.location and row.location not in what:
-            text.append(f" ({row.location})")
+        if row.location and row.location not in what:      # the file and line of the TODO: "tinytorch/tensor.py:310"
+            text.append(f" ({row.location.split(' in ', 1)[0]})")
         return text
     text.append(safe_text(row.title))
     kind = _kind(row)
@@ -222,12 +229,19 @@ def render(report: GradeReport, cfg: Config, console: Console, *, verbose: bool 
         header.append(f" · only tests matching -k {safe_text(select, 200)!r}")
     say(header)
     sections: list[tuple[Section, list[Row]]] = []
+    later: list[str] = []               # modules not begun, after one that is unfinished: one line for all
+    unfinished = False
     for section, group in groupby(report.rows, key=lambda r: r.section):
         rows = list(group)
         sections.append((section, rows))
         entries = _entries(rows, verbose)
         if not entries:
             continue                    # nothing to list: the totals count its passing checks
+        if section.kind is SectionKind.MODULE and not verbose:
+            if unfinished and all(r.outcome in (Outcome.NOT_STARTED, Outcome.WAITING) for r in rows):
+                later.append(section.key)
+                continue
+            unfinished = True
         table = Table(title=_plain(Text(section_title(section, cfg)), ascii), title_justify="left",
                       title_style="bold", expand=True, box=None, padding=(0, 1), show_header=False)
         table.add_column(Text("Result"), width=13, no_wrap=True)
@@ -244,6 +258,10 @@ def render(report: GradeReport, cfg: Config, console: Console, *, verbose: bool 
         if hidden > 0:
             say(Text(f"  … {hidden} more lines like these (-v lists them)", style="dim"))
         say(Text(_section_summary(rows, report.hidden, verbose)))
+    if later:
+        which = f"Module {later[0]}; `grader check {later[0]}` lists its" if len(later) == 1 else \
+            f"Modules {', '.join(later)}; `grader check {later[0]}` lists a module's"
+        say(Text(f"Not started yet: {which} TODOs, -v every test.\n"))
     _totals(report, cfg, sections, say, verbose)
     line = Text("Next: ", style="bold")
     line.append(safe_text(next_step(report, cfg, select=select), 2000))
@@ -259,7 +277,8 @@ def _counts(rows: list[Row]) -> str:
 def _section_summary(rows: list[Row], graded: bool, verbose: bool) -> str:
     passed = sum(r.outcome is Outcome.PASSED for r in rows)
     waiting = sum(r.outcome is Outcome.WAITING for r in rows)
-    wait = f" · {waiting} waiting for a later module" if waiting else ""
+    later = " for a later module" if rows and rows[0].section.kind is SectionKind.MODULE else ""
+    wait = f" · {waiting} waiting{later}" if waiting else ""
     points = [r for r in rows if r.points is not None]
     score = f" · {sum(r.earned for r in points):g}/{sum(r.points or 0 for r in points):g} points" if graded and points else ""
     listed = "" if verbose or not passed or all(r.source is Source.MILESTONE for r in rows) else " (-v lists them)"
@@ -271,10 +290,10 @@ def _totals(report: GradeReport, cfg: Config, sections: list[tuple[Section, list
     """One line per section (tests passed, and points when graded), then the whole run."""
     if len(sections) > 1 or (sections and not _entries(sections[0][1], verbose)):
         say(Text("Totals", style="bold"))
-        width = max(len(section_title(s, cfg)) for s, _ in sections)
+        width = max(len(_short_title(s, cfg)) for s, _ in sections)
         for section, rows in sections:
             passed = sum(r.outcome is Outcome.PASSED for r in rows)
-            line = f"  {section_title(section, cfg):<{width}}  {passed}/{len(rows)} passed"
+            line = f"  {_short_title(section, cfg):<{width}}  {passed}/{len(rows)} passed"
             others = [r for r in rows if r.outcome is not Outcome.PASSED]
             line += f" · {_counts(others)}" if others else ""
             points = [r for r in rows if r.points is not None]
