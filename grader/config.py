@@ -65,6 +65,7 @@ class SandboxSpec:
 class StudentCheckSpec:
     """Limits of a student's own check (`grader check` without --hidden on assignments/)."""
     test_seconds: float                 # one public test
+    repeat_test_seconds: float          # one public test, once two timed out at the same line
     session_seconds: float              # no public test starts after this
     stall_seconds: float                # no new result for this long: the session is killed
     kill_grace_seconds: float           # past the last test's limit, before the session is killed
@@ -157,6 +158,7 @@ def _student_check(raw: Any, milestone: dict[str, MilestoneSpec], path: Path) ->
                           f"({test_seconds:g}) by more than a second, or a test at its limit would stop the session")
     return StudentCheckSpec(
         test_seconds=test_seconds,
+        repeat_test_seconds=_number(raw, "repeat_test_seconds", where, path, low=0.5, high=test_seconds),
         session_seconds=_number(raw, "session_seconds", where, path, low=1.0),
         stall_seconds=stall_seconds,
         kill_grace_seconds=_number(raw, "kill_grace_seconds", where, path, low=1.0),

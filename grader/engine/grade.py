@@ -133,7 +133,7 @@ def public_spec(cfg: Config, files: tuple[Path, ...], *, student: bool, select: 
     sc = cfg.student_check
     return SessionSpec("public tests", files, Source.PUBLIC, sc.test_seconds, sc.session_seconds, sc.memory_mb,
                        grace_seconds=sc.kill_grace_seconds, select=select, student=True,
-                       stall_seconds=sc.stall_seconds)
+                       stall_seconds=sc.stall_seconds, repeat_seconds=sc.repeat_test_seconds)
 
 
 def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bool = True,

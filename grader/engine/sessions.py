@@ -50,6 +50,8 @@ PARENT_ENV = "TINYTORCH_GRADER_PID"   # the plugin ends a hidden session whose g
 _FAULT_LINE = re.compile(r'File "([^"]*/tinytorch/[^"]+)", line (\d+) in (\S+)')
 _MEMORY_ERROR = re.compile(r"_?\w*MemoryError\b")      # MemoryError, NumPy's _ArrayMemoryError
 MAX_BROKEN_FILES = 20
+REPEATS = 2                     # a student's check: timeouts at one line before later tests get repeat_seconds
+_TIMEOUT_SECONDS = re.compile(r"Timeout \(>([0-9.]+)s\)")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class SessionSpec:
     grace_seconds: float = KILL_GRACE_SECONDS
     select: str = ""                # pytest -k expression (`grader check 01 -k broadcast`); "" runs all
     student: bool = False           # a student's own check (a plain subprocess; see the module docstring)
+    repeat_seconds: float = 0.0     # student: a test's limit once REPEATS tests timed out at the same line
     stall_seconds: float = 0.0      # student: kill the session when no result came for this long (0: never)
 
     @property
@@ -149,7 +152,8 @@ def _run_student(spec: SessionSpec, ctx: GradingContext, stop: GradingStop) -> l
         stack_path, broken_path = folder / "stack.txt", folder / "broken.jsonl"
         dataclasses.replace(_session_context(spec, ctx, ctx.impl), workspace_dir=probes_tmp).write(context_path)
         tests = spec.files[0].parent
-        settings = {"memory_mb": spec.memory_mb, "stack_file": str(stack_path), "broken_file": str(broken_path)}
+        settings = {"memory_mb": spec.memory_mb, "stack_file": str(stack_path), "broken_file": str(broken_path),
+                    "repeats": REPEATS, "repeat_seconds": spec.repeat_seconds}
         boot = inspect.getsource(_student_session_main) + "\n_student_session_main()\n"
         cmd = [sys.executable, "-P", "-c", boot, json.dumps(settings),
                *_pytest_args(spec, str(rows_path), str(context_path), [str(f) for f in spec.files]),
@@ -184,13 +188,16 @@ def _run_student(spec: SessionSpec, ctx: GradingContext, stop: GradingStop) -> l
 
 
 def _student_session_main():  # the public-test process of a student's check: `python -P -c <this>`
-    # sys.argv[1]: {"memory_mb", "stack_file", "broken_file"} (JSON); the rest: pytest's arguments.
+    # sys.argv[1]: {"memory_mb", "stack_file", "broken_file", "repeats", "repeat_seconds"} (JSON); the
+    # rest: pytest's arguments.
     # Standard library only, and nothing forks. Set up before pytest starts:
     # - an address-space limit (Linux only: macOS does not enforce RLIMIT_AS, so it runs without);
     # - SIGUSR1 writes every thread's stack to stack_file: the grader asks before it kills;
     # - a tinytorch/*.py that raises while it is imported (a SyntaxError, a bad import) is written
     #   to broken_file once and stands in as a module whose every name raises ImportError when
-    #   used, so `import tinytorch` still works and only the tests that need that file fail.
+    #   used, so `import tinytorch` still works and only the tests that need that file fail;
+    # - once `repeats` tests timed out at the same line of tinytorch/ (the same loop), every later
+    #   test gets `repeat_seconds` (pytest-timeout's marker), so a loop many tests meet costs less.
     import faulthandler
     import importlib.abc
     import importlib.machinery
@@ -265,9 +272,25 @@ def _student_session_main():  # the public-test process of a student's check: `p
                 spec.loader = Loader(spec.loader)
             return spec
     sys.meta_path.insert(0, Finder())
-    sys.argv = ["pytest", *sys.argv[2:]]
     import pytest
-    raise SystemExit(pytest.console_main())
+
+    class Repeats:
+        def __init__(self):
+            self.seen = {}
+
+        @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+        def pytest_runtest_protocol(self, item, nextitem):
+            if settings["repeat_seconds"] and max(self.seen.values(), default=0) >= settings["repeats"]:
+                item.add_marker(pytest.mark.timeout(settings["repeat_seconds"]))
+            yield
+
+        def pytest_runtest_logreport(self, report):
+            row = getattr(report, "grader_row", None)      # set by grader.engine.pytest_plugin
+            if row is not None and row.outcome.value == "timeout" and row.location:
+                self.seen[row.location] = self.seen.get(row.location, 0) + 1
+    args = sys.argv[2:]
+    sys.argv = ["pytest", *args]
+    raise SystemExit(int(pytest.main(args, plugins=[Repeats()])))
 
 
 def _tail(path: Path, size: int) -> str:
@@ -308,9 +331,12 @@ def _explained(row: Row, spec: SessionSpec) -> Row:
     """A student's row that hit a limit of the check says which one, and where the code was."""
     at = f" at {row.location}" if row.location else ""
     if row.outcome is Outcome.TIMEOUT and "pytest-timeout" in row.reason:
-        return dataclasses.replace(row, reason=f"still running after {spec.per_test_seconds:g} s, the limit for one "
-                                   f"test of `grader check`{at}: look for a loop that never ends (the reference "
-                                   f"needs well under a second)")
+        found = _TIMEOUT_SECONDS.search(row.reason)
+        limit = float(found.group(1)) if found else spec.per_test_seconds
+        which = (f"its limit after {REPEATS} tests timed out at the same line" if limit < spec.per_test_seconds
+                 else "the limit for one test of `grader check`")
+        return dataclasses.replace(row, reason=f"still running after {limit:g} s, {which}{at}: look for a loop that "
+                                   f"never ends (the reference needs well under a second)")
     if row.outcome in (Outcome.FAILED, Outcome.ERROR) and _MEMORY_ERROR.match(row.reason):
         return dataclasses.replace(row, reason=f"used more than {spec.memory_mb} MB, the memory limit of "
                                    f"`grader check`{at}: look for a list or array that keeps growing")
