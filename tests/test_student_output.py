@@ -160,6 +160,8 @@ def test_k_runs_only_matching_tests_and_v_shows_passing_rows() -> None:
     assert ran and ran.group(1) == ran.group(2) and 0 < int(ran.group(1)) < len(everything.rows), chosen.stdout
     assert "matmul" in chosen.stdout and "passed" in chosen.stdout.split("Totals")[0]
     assert "-k 'matmul'" in chosen.stdout.split("Next:")[1], "Next must not call a partial run a finished module"
+    bad = _check("01", "-k", "(((")
+    assert bad.returncode == 2 and "-k '((('" in bad.stderr and "Traceback" not in bad.stderr, bad.stdout + bad.stderr
     quiet = _check("01", "--impl", "solutions")
     assert "✓ passed" not in quiet.stdout and "+ passed" not in quiet.stdout, quiet.stdout
 

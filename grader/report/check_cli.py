@@ -32,6 +32,21 @@ class _Terminated(Exception):
     """SIGTERM before the grading began."""
 
 
+def _check_expression(select: str) -> None:
+    """A -k expression pytest cannot parse is a usage error here, not a failed test session."""
+    if not select:
+        return
+    try:
+        from _pytest.mark.expression import Expression
+    except ImportError:                 # another pytest: the session reports it
+        return
+    try:
+        Expression.compile(select)
+    except Exception as exc:            # SyntaxError since pytest 8.2, ParseError before
+        raise UnknownTarget(f"-k {select!r} is not a pytest -k expression ({exc}); use words joined by "
+                            f"and, or, not, e.g. -k 'add and not div'") from None
+
+
 def check(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     targets = resolve_targets(args.target, cfg)
@@ -43,6 +58,7 @@ def check(args: argparse.Namespace) -> int:
     if select and (args.no_public or not targets.modules):
         raise UnknownTarget(f"-k {select!r} chooses public tests of modules; {targets.label} runs none "
                             f"(give a module, e.g. `grader check 01 -k {select}`)")
+    _check_expression(select)
 
     console = terminal_console()
     errors = terminal_console(stderr=True)
