@@ -41,7 +41,7 @@ import pytest
 from grader.core import context as grading_context
 from grader.core.course import Course
 from grader.core.outcomes import Outcome, Source, Verdict, Visibility, classify, parse_stub_message
-from grader.core.rows import Row, Section
+from grader.core.rows import MAX_OUTPUT, Row, Section
 
 _MODULE_RE = re.compile(r"test_(\d\d)_")
 _MILESTONE_RE = re.compile(r"test_milestone\d\d")
@@ -280,8 +280,9 @@ def _printed(report: pytest.TestReport, outcome: Outcome, source: Source) -> str
     Row bounds it and shows escape sequences as text. Hidden tests' own output is never kept."""
     if source is not Source.PUBLIC or outcome not in (Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT):
         return ""
-    parts = [content for name, content in report.sections if name.startswith("Captured std") and content.strip()]
-    return "\n".join(parts)
+    tails = [content[-2 * MAX_OUTPUT:] for name, content in report.sections   # only a tail is kept: copy no more
+             if name.startswith("Captured std")]
+    return "\n".join(tail for tail in tails if tail.strip())
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
