@@ -278,3 +278,33 @@ def test_a_wrong_return_type_is_named_by_the_tests_not_by_their_own_crash(module
     crashes = [(r.nodeid, r.reason) for r in failed if RAW_CRASH.search(r.reason) and "(at tinytorch/" not in r.reason]
     assert not crashes, crashes
     assert any(said in r.reason for r in failed), [r.reason for r in failed]
+
+
+def _on_a_terminal(env: dict[str, str]) -> bytes:
+    """What `grader check 01` writes to a pseudo-terminal."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*GRADER, "check", "01"], stdin=slave, stdout=slave, stderr=slave, cwd=ROOT,
+                            env={**PLAIN_ENV, **env})
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:             # the terminal closed: the grader has exited
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(timeout=300) == 1, out[-2000:]
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pseudo-terminals as Linux has them")
+def test_on_a_terminal_term_dumb_writes_no_escapes_and_no_color_writes_no_colours() -> None:
+    """On a real terminal: TERM=dumb gets no escape sequence at all, NO_COLOR no colour or style (SGR)"""
+    dumb = _on_a_terminal({"TERM": "dumb"})
+    assert b"\x1b" not in dumb and b"Next:" in dumb, dumb[-2000:]
+    plain = _on_a_terminal({"TERM": "xterm", "NO_COLOR": "1"})
+    assert not re.search(rb"\x1b\[[0-9;]*m", plain) and b"Next:" in plain, plain[-2000:]
