@@ -24,6 +24,7 @@ from grader.core.course import Course
 from grader.core.outcomes import Outcome, Source, classify_probe
 from grader.core.rows import Row, Section
 from grader.milestones.m03.score import MilestoneRun, run_milestones
+from grader.report.last_run import record_runs
 
 __all__ = ["MilestoneRun", "rows_for", "score_milestone"]
 
@@ -88,6 +89,7 @@ def score_milestone(impl: Path, cfg: Config, loaders: dict[str, Callable[[], obj
         rows.extend(spec_rows)
         if any(row.outcome is not Outcome.PASSED for row in spec_rows):
             failed = spec
+    record_runs(impl, cfg, runs, rows, how="grader check milestone03")     # what `grader status` shows
     return rows, runs
 
 
