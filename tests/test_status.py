@@ -270,3 +270,21 @@ def test_plain_pytest_and_the_milestone_scripts_run_without_posix_only_modules(t
                          text=True, timeout=600, env=env, cwd=tmp_path)
     assert run.returncode == 1 and "Module 01" in run.stdout and "Traceback" not in run.stdout + run.stderr, \
         run.stdout[-2000:] + run.stderr[-2000:]
+
+
+def test_grader_check_milestone03_records_the_run_status_shows(progression, tmp_path) -> None:
+    """A student's `grader check milestone03` (TinyDigits here) leaves the record `grader status` reads"""
+    import dataclasses
+
+    from grader.datasets import load_tinydigits
+    from grader.engine.milestone import score_milestone
+
+    impl = _copy(progression, tmp_path)
+    only = dataclasses.replace(CFG, milestone={"tinydigits": CFG.milestone["tinydigits"]})
+    rows, runs = score_milestone(impl, only, {"tinydigits": load_tinydigits}, student=True)
+    assert runs["tinydigits"].status == "ok", runs
+    run = last_run.read(impl)["tinydigits"]
+    assert run.passed and run.how == "grader check milestone03" and run.test_accuracy == runs["tinydigits"].test_accuracy
+    status = compute_status(impl, CFG)
+    assert status.milestone.current and status.next_command == "grader check milestone03"   # MNIST has not run
+    assert "TinyDigits" in str(status.to_json()["milestone"]["runs"])
