@@ -37,7 +37,7 @@ import grader
 from grader.core.context import GradingContext
 from grader.core.outcomes import Outcome, Source
 from grader.core.rows import Row, Section, SessionLog, read_session_log, safe_text
-from grader.engine.watchdog import GradingStop, kill_tree, watch_session
+from grader.engine.watchdog import GradingStop, kill_session, kill_tree, watch_session
 from grader.sandbox import Limits, cleanup, run_probe
 from grader.sandbox.slots import SlotHandoff
 
@@ -169,8 +169,7 @@ def _run_student(spec: SessionSpec, ctx: GradingContext, stop: GradingStop) -> l
                 ended = watch_session(proc, rows_path, hard_seconds=spec.hard_seconds,
                                       stall_seconds=spec.stall_seconds or spec.hard_seconds)
             except BaseException:
-                kill_tree(proc.pid, os.getpid())
-                proc.wait()
+                kill_session(proc)
                 raise
         _kill_group(proc.pid)
         seconds = time.monotonic() - started

@@ -194,12 +194,17 @@ def watch_session(proc: subprocess.Popen[bytes], progress: Path, *, hard_seconds
                 proc.send_signal(signal.SIGUSR1)    # our unreaped child: its pid cannot be reused
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=STACK_PAUSE_SECONDS)
-            if proc.returncode is not None:
-                return why
-            if hasattr(os, "pidfd_open"):
-                kill_tree(proc.pid, os.getpid())
-            else:                                   # macOS: the session's process group
-                with contextlib.suppress(OSError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            kill_session(proc)
             return why
+
+
+def kill_session(proc: subprocess.Popen[bytes]) -> None:
+    """Kill `proc` (a session leader this process started) and its tree, and reap it; on macOS,
+    which has no pidfds, its process group."""
+    if proc.poll() is None:
+        if hasattr(os, "pidfd_open"):
+            kill_tree(proc.pid, os.getpid())
+        else:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
