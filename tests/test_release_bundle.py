@@ -143,6 +143,15 @@ def test_check_all_reports_not_started_without_a_traceback(bundle, venv):
     assert total and total.group(1) == total.group(2) and int(total.group(1)) > 100, output[-2000:]
 
 
+def test_status_in_the_student_repository_says_to_start_with_module_01(bundle, venv):
+    """`grader status` ships with the student's copy: on the stubs, every module not started and
+    the next command is Module 01's check."""
+    result = run(venv, "grader", "status", cwd=bundle)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "grader check 01" in output, output[-3000:]
+    assert output.count("not started") >= 8, output[-3000:]
+
+
 def test_submit_packs_the_stubs_in_the_student_repository(bundle, venv, tmp_path):
     """`grader submit` ships with the student's copy: on the stubs it packs the eight module files
     and the manifest (partial work is allowed), with no traceback."""

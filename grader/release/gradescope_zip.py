@@ -51,6 +51,7 @@ KIT_RULES: tuple[Rule, ...] = (
     Rule(INCLUDE, "pyproject.toml", "pip install -e kit"),
     Rule(INCLUDE, "README.md", "the kit's README, for whoever opens the zip"),
     Rule(EXCLUDE, "assignments/milestones/*/runs/**", "pictures of local milestone runs"),
+    Rule(EXCLUDE, "**/.cache/**", "grader status's cache and the milestone's last-run record"),
     Rule(EXCLUDE, "**/__pycache__/**", "bytecode caches"),
     Rule(EXCLUDE, "**/*.py[co]", "stray bytecode"),
     Rule(EXCLUDE, "**/.pytest_cache/**", "pytest's cache"),

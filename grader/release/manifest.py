@@ -48,6 +48,7 @@ RULES: tuple[Rule, ...] = (
     Rule(EXCLUDE, "grader/batch/**", "batch grading of a class: instructors only (`grader grade` says so in a student copy)"),
     Rule(EXCLUDE, "grader/export/otter_*.py", "Otter-Grader interop grades with hidden tests: instructors only"),
     Rule(EXCLUDE, "assignments/milestones/*/runs/**", "pictures of local milestone runs"),
+    Rule(EXCLUDE, "**/.cache/**", "grader status's cache and the milestone's last-run record"),
     Rule(EXCLUDE, "**/__pycache__/**", "bytecode caches"),
     Rule(EXCLUDE, "**/*.py[co]", "stray bytecode"),
     Rule(EXCLUDE, "**/.pytest_cache/**", "pytest's cache"),
