@@ -31,6 +31,9 @@ module global it sets, a NumPy function it replaces or a file it leaves in its b
 it; the next probe is a fresh copy of the untouched zygote. The child closes the zygote's
 socket before it reads its config, so student code cannot ask for more forks, and after the
 uid drop (and in its own pid namespace) it can neither see nor signal the root-owned zygote.
+Without root the worker shares the zygote's uid: Landlock keeps it from tracing a process
+outside its domain and, from ABI 6, from signalling one (a killed zygote would only turn the
+fallback on); without Landlock either, it could reach the grader itself just the same.
 A zygote belongs to one process (a grading's grader or one of its test sessions: one
 submission) and ends with it: on EOF of its socket, which the kernel closes when that process
 dies, and at exit (`close`). Batch jobs are separate processes, so no zygote is ever shared
