@@ -308,3 +308,14 @@ def test_on_a_terminal_term_dumb_writes_no_escapes_and_no_color_writes_no_colour
     assert b"\x1b" not in dumb and b"Next:" in dumb, dumb[-2000:]
     plain = _on_a_terminal({"TERM": "xterm", "NO_COLOR": "1"})
     assert not re.search(rb"\x1b\[[0-9;]*m", plain) and b"Next:" in plain, plain[-2000:]
+
+
+def test_the_first_unfinished_module_is_listed_even_after_modules_that_wait(tmp_path: Path) -> None:
+    """Losses and Autograd still stubs: Modules 02-03 only wait, Losses' TODOs are listed, Autograd gets one line"""
+    impl = _submission(tmp_path, "mid_course", {})
+    for name in ("losses.py", "autograd.py"):
+        shutil.copyfile(assignments_dir() / "tinytorch" / name, impl / "tinytorch" / name)
+    report = grade(impl, resolve_targets(["all"], CFG), cfg=CFG, hidden=False)
+    text = _render(report)
+    assert re.search(r"implement CrossEntropyLoss forward \(tinytorch/losses\.py:\d+\)", text), text
+    assert "Not started yet: Module 06;" in text and "Module 04" in next_step(report, CFG), text

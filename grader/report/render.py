@@ -32,7 +32,7 @@ from grader.config import Config
 from grader.core.outcomes import Outcome, Source, Visibility, short
 from grader.core.rows import Row, Section, SectionKind, safe_block, safe_text
 from grader.engine.grade import GradeReport
-from grader.report.next_step import next_step
+from grader.report.next_step import module_done, next_step
 
 MARKS = {Outcome.PASSED: ("✓ passed", "green"), Outcome.FAILED: ("✗ failed", "red"),
          Outcome.NOT_STARTED: ("○ not started", "yellow"), Outcome.WAITING: ("… waiting", "dim"),
@@ -155,7 +155,7 @@ def _describe(entry: _Entry, style: str, verbose: bool) -> Text:
     """The Test cell: the title (or how many tests and why), the reason, where, what was printed."""
     row, count = entry.first, len(entry.rows)
     text = Text()
-    grouped = row.outcome is Outcome.NOT_STARTED or (count > 1 and row.outcome is Outcome.WAITING)
+    grouped = row.outcome is Outcome.NOT_STARTED or (row.outcome is Outcome.WAITING and row.source is not Source.MILESTONE)
     if grouped and not verbose:
         what = row.reason.removeprefix("not started: ")
         if row.module is not None:
@@ -163,7 +163,7 @@ def _describe(entry: _Entry, style: str, verbose: bool) -> Text:
         tests = f"{count} {'check' if row.source is Source.MILESTONE else 'test'}{'s' if count != 1 else ''}"
         what = short(what, SHORT_REASON)
         text.append(f"{tests}: implement {what}" if row.outcome is Outcome.NOT_STARTED else f"{tests} {what}")
-        if row.location and row.location not in what:      # the file and line of the TODO: "tinytorch/tensor.py:310"
+        if row.outcome is Outcome.NOT_STARTED and row.location and row.location not in what:   # "tinytorch/tensor.py:310"
             text.append(f" ({row.location.split(' in ', 1)[0]})")
         return text
     text.append(safe_text(row.title))
@@ -237,7 +237,7 @@ def render(report: GradeReport, cfg: Config, console: Console, *, verbose: bool 
         entries = _entries(rows, verbose)
         if not entries:
             continue                    # nothing to list: the totals count its passing checks
-        if section.kind is SectionKind.MODULE and not verbose:
+        if section.kind is SectionKind.MODULE and not verbose and not module_done(rows):
             if unfinished and all(r.outcome in (Outcome.NOT_STARTED, Outcome.WAITING) for r in rows):
                 later.append(section.key)
                 continue
