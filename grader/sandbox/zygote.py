@@ -110,6 +110,7 @@ class ForkServer:
         self._process: subprocess.Popen[bytes] | None = None
         self.pid = 0
         self.owner = os.getpid()
+        self._sequence = 0
 
     def start(self) -> None:
         """Start the zygote and wait until it has imported NumPy and the worker code."""
@@ -138,25 +139,34 @@ class ForkServer:
         """
         if self._socket is None:
             raise ZygoteUnavailable("the fork server is closed")
+        self._sequence += 1
+        sequence = self._sequence
         go_read, go_write = os.pipe()
+        pid, started = 0, False
         try:
-            request = json.dumps({"config": config_path, "cwd": cwd, "env": env, "targets": fds}).encode()
+            request = {"seq": sequence, "config": config_path, "cwd": cwd, "env": env, "targets": fds}
             try:
-                socket.send_fds(self._socket, [request], [go_read, log_fd, *fds])
+                socket.send_fds(self._socket, [json.dumps(request).encode()], [go_read, log_fd, *fds])
             except OSError as exc:
                 raise ZygoteUnavailable(f"the fork server is gone ({exc})") from None
             os.close(go_read)
             go_read = -1
             reply = self._receive(REPLY_SECONDS, "fork")
+            while reply.get("seq") != sequence:   # the answer to a request interrupted before its reply
+                _reap_unstarted(reply.get("pid"))
+                reply = self._receive(REPLY_SECONDS, "fork")
             if "error" in reply:
                 raise ZygoteUnavailable(f"the fork server could not fork: {reply['error']}")
             pid = int(reply["pid"])
             os.write(go_write, b"1")
+            started = True
             return pid
         finally:
             if go_read >= 0:
                 os.close(go_read)
-            os.close(go_write)  # a child that got no b"1" reads EOF and exits
+            os.close(go_write)  # a child that got no b"1" reads EOF and exits at once
+            if pid and not started:
+                _reap_unstarted(pid)
 
     def close(self) -> None:
         """End the zygote (EOF on its socket) and reap it; killed if it does not exit at once."""
@@ -188,6 +198,15 @@ class ForkServer:
         if type(message) is not dict:
             raise ZygoteUnavailable(f"the fork server sent {message!r} ({what})")
         return message
+
+
+def _reap_unstarted(pid: object) -> None:
+    """Reap a child forked for a request that was given up (it got no go, so it exits at once)."""
+    if type(pid) is int and pid > 0:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
 
 _LOCK = threading.Lock()
@@ -385,6 +404,7 @@ def serve(fd: int) -> None:
             os._exit(1)
         if not data:
             os._exit(0)   # the runner closed its end, or died
+        request: Any = None
         try:
             request = json.loads(data)
             if len(received) != len(request["targets"]) + 2:
@@ -399,6 +419,7 @@ def serve(fd: int) -> None:
         finally:
             for descriptor in received:
                 os.close(descriptor)
+        reply["seq"] = request.get("seq") if isinstance(request, dict) else None
         channel.send(json.dumps(reply).encode())
 
 

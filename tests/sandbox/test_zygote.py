@@ -4,8 +4,10 @@ and no zygote outliving the process that started it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -163,6 +165,26 @@ def test_a_killed_zygote_falls_back_to_fresh_workers(tmp_path: Path, own_zygote:
     said = capfd.readouterr().err
     assert said.count("fork server off") == 1, said
     assert not os.path.exists(f"/proc/{zygote_pid}"), "the killed zygote was not reaped"
+
+
+def test_the_answer_to_an_interrupted_request_is_skipped_and_its_child_reaped(tmp_path: Path, own_zygote: None) -> None:
+    """A request whose caller was interrupted before reading the answer (a test timeout): the
+    next probe gets its own worker, and the child forked for the abandoned one, which never got
+    its go, is reaped rather than left a zombie."""
+    impl = make_impl(tmp_path)
+    assert probe(impl, "def probe(tt):\n    return {}\n").status == "ok"
+    server = zygote._SERVER
+    assert server is not None and server._socket is not None, zygote.status()
+    before = set(cleanup.children())
+    go_read, go_write = os.pipe()
+    log = os.open(os.devnull, os.O_WRONLY)
+    abandoned = {"seq": -1, "config": "/nonexistent.json", "cwd": "/", "env": {}, "targets": []}
+    socket.send_fds(server._socket, [json.dumps(abandoned).encode()], [go_read, log])
+    for fd in (go_read, go_write, log):
+        os.close(fd)
+    result = probe(impl, "def probe(tt, a, b):\n    return {'sum': tt.add(a, b)}\n", {"a": 2, "b": 3})
+    assert result.status == "ok" and int(result.values["sum"]) == 5, result
+    assert set(cleanup.children()) == before, "the abandoned request's child was left behind"
 
 
 RUN_ONE_PROBE = """
