@@ -174,7 +174,9 @@ def _run_student(spec: SessionSpec, ctx: GradingContext, stop: GradingStop) -> l
         _kill_group(proc.pid)
         seconds = time.monotonic() - started
         log = _read_log(rows_path, spec)
-        log.stuck_at = _stuck_from_output(_tail(stack_path, MAX_OUTPUT_CHARS)) or log.stuck_at
+        timed_out = [r.location for r in log.rows if r.outcome is Outcome.TIMEOUT and r.location]
+        log.stuck_at = (_stuck_from_output(_tail(stack_path, MAX_OUTPUT_CHARS)) or log.stuck_at
+                        or (timed_out[-1] if timed_out else ""))
         text = _tail(output_path, MAX_OUTPUT_CHARS)
         broken = _broken_file_rows(broken_path, spec, ctx)
     rows = broken + [_explained(row, spec) for row in log.rows]
