@@ -103,4 +103,4 @@ def next_step(report: GradeReport, cfg: Config, *, select: str = "") -> str:
         finished = (f"Modules {first}–{last}" if report.targets.modules == course.order else
                     ("Module " if len(report.targets.modules) == 1 else "Modules ") + done)
         return f"{finished} passed. Next: the milestone, `grader check {MILESTONE}`.{note}"
-    return "everything passed. Submit your work." + note
+    return "everything passed: `grader submit` packs your work into submission.zip for upload." + note
