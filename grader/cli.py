@@ -117,7 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _printable_anywhere() -> None:
+    """A terminal or pipe whose encoding lacks "—" or "·" (PYTHONIOENCODING=ascii, a C locale)
+    gets "?" for them instead of a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _printable_anywhere()
     parser = build_parser()
     try:
         args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)

@@ -220,6 +220,15 @@ def test_check_output_works_on_plain_terminals(env: dict[str, str]) -> None:
         assert "Module 01 - Tensor" in result.stdout and "o not started" in result.stdout
 
 
+@pytest.mark.parametrize("args", [["--help"], ["check", "--help"], ["status", "--help"], ["submit", "--help"]])
+def test_help_prints_on_an_ascii_terminal(args: list[str]) -> None:
+    """`PYTHONIOENCODING=ascii grader --help`: the help's "—" and "·" become "?" instead of a crash"""
+    result = subprocess.run([sys.executable, "-m", "grader.cli", *args], capture_output=True, timeout=120,
+                            env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stdout.isascii() and b"usage:" in result.stdout
+
+
 def test_the_milestone_script_says_implement_for_missing_pieces_and_fix_for_broken_ones(capsys) -> None:
     """A milestone script on stubs says 'Implement these', never 'Implement or fix'; broken pieces say 'Fix'"""
     from grader.milestones.m03.readiness import Problem

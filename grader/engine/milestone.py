@@ -109,6 +109,6 @@ def _not_compiling(impl: Path) -> str:
 def not_run_row(spec: MilestoneSpec, failed: MilestoneSpec) -> Row:
     """The row of a dataset a student's check did not train because an earlier one did not pass."""
     return Row(Section.milestone(), f"{spec.title}: not run", Outcome.WAITING,
-               f"not run because {failed.title} did not pass: fix that first (`python milestones/03_1986_mlp/"
+               f"not run because {failed.title} has not passed yet: get it passing first (`python milestones/03_1986_mlp/"
                f"{failed.script}` trains it and shows its progress), then `grader check milestone03` again. "
                f"Graded runs train both.", spec.accuracy_points + spec.loss_points, source=Source.MILESTONE)
