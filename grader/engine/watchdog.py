@@ -172,7 +172,7 @@ def watch_session(proc: subprocess.Popen[bytes], progress: Path, *, hard_seconds
     says why: "stalled" (its results file `progress` did not grow for `stall_seconds`: no test
     finished, none started, collection never ended) or "deadline" (`hard_seconds` passed).
     Before the kill it gets SIGUSR1, on which it writes every thread's stack (faulthandler, set
-    up by `sessions._student_session_main`), so the report can name the student's line."""
+    up by `student_session._student_session_main`), so the report can name the student's line."""
     started = last = time.monotonic()
     size = -1
     while True:
