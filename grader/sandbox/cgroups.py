@@ -90,8 +90,9 @@ class WorkerCgroup:
         """Move process `pid` into the group (its later children follow); raises OSError.
 
         Moving a process between cgroups waits for an RCU grace period per hierarchy (5-15 ms
-        in all on a v1 machine), so the runner does it while the worker starts Python, and
-        the worker waits for it before it forks anything.
+        in all on a v1 machine), so the runner does it while the worker reads its config and
+        inputs (and, started fresh rather than forked from a zygote, starts Python), and the
+        worker waits for it before it forks anything.
         """
         for _, path in self.dirs:
             _write(path, "cgroup.procs", str(pid))

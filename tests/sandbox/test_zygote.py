@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sandbox_kit import LINUX_ONLY, SECRET_FIXTURE, make_impl, probe
 
+from grader.config import load_config
 from grader.sandbox import cleanup, zygote
 from grader.sandbox.runner import RUNS_AS_ROOT
 
@@ -222,3 +223,15 @@ def test_the_zygote_ends_with_its_process(tmp_path: Path, ending: str, monkeypat
             break
         time.sleep(0.02)
     assert not os.path.exists(f"/proc/{zygote_pid}"), f"zygote {zygote_pid} outlived its process ({ending})"
+
+
+def test_the_config_switch_turns_the_zygote_off_unless_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sandbox: fork_server` (on in the kit's config) applies to a grading and its sessions;
+    TINYTORCH_SANDBOX_FORK_SERVER, when set, wins."""
+    assert load_config().sandbox.fork_server is True
+    monkeypatch.delenv(zygote.ENV_SWITCH, raising=False)
+    zygote.configure(False)
+    assert not zygote.enabled() and os.environ[zygote.ENV_SWITCH] == "0"
+    monkeypatch.setenv(zygote.ENV_SWITCH, "1")
+    zygote.configure(False)
+    assert zygote.enabled()
