@@ -22,6 +22,10 @@ itself, decodes the result defensively, and leaves no process, file or cgroup be
 
 Each probe runs on a sandbox uid slot held for it alone (`slots.py`): leased for the probe
 when the caller passes no `uid_slot`, or one of the caller's own leased slots.
+
+The worker is forked from this process's zygote (`zygote.py`: Python and NumPy imported once,
+no student code) as this process's own child, or started as a fresh interpreter when the
+zygote is off (`sandbox: fork_server`) or has failed; everything after its start is the same.
 """
 
 from __future__ import annotations
