@@ -8,9 +8,9 @@ code runs only in sandbox workers: behind every hidden-test probe, the milestone
 the public tests. Independent parts run concurrently, each with its own sandbox uid slot.
 The maximum score comes from the config, never from the rows that happened to come back.
 
-A student's own check (not graded, public tests on the kit's own assignments/ in a plain
-subprocess) uses the short limits of the config's `student_check:` section, and its milestone
-trains MNIST only after TinyDigits passed (`milestone.py`).
+A check that is not graded (no hidden tests: a student's own check, or an instructor's preview
+of a submission, which runs sandboxed) uses the short limits of the config's `student_check:`
+section, and its milestone trains MNIST only after TinyDigits passed (`milestone.py`).
 
 Every grading has a deadline (`grading_deadline`: the sum of its parts' limits from the config,
 plus a margin) and a watchdog (`watchdog.py`): at the deadline, or when the caller stops it
@@ -169,7 +169,7 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
     hidden_files = _test_files(hidden_dir or hidden_tests_dir(), targets.modules, targets.milestone) if hidden else []
     shards = [tuple(hidden_files[i::HIDDEN_SESSIONS]) for i in range(HIDDEN_SESSIONS)]
     sandbox = sandbox_public if sandbox_public is not None else (hidden or not _is_own_checkout(impl))
-    student = not hidden and not sandbox
+    student = not hidden    # a check, not a grading: the short limits (sandboxed too for a folder not the student's own)
     if deadline_seconds is None:
         deadline_seconds = grading_deadline(cfg, public=bool(public_files), hidden=bool(hidden_files),
                                             milestone=targets.milestone, sandbox_public=sandbox, student=student)

@@ -92,7 +92,11 @@ def run_session(spec: SessionSpec, ctx: GradingContext, *, sandboxed: bool = Fal
     if stop.reason:
         return [_stopped_row(spec, SessionLog(), stop.reason, 0.0)]
     if sandboxed:
-        return _run_sandboxed(spec, ctx, stop)
+        rows = _run_sandboxed(spec, ctx, stop)
+        if spec.student:        # a check of a folder not the student's own: the same words for its limits
+            from grader.engine.student_session import _explained
+            rows = [_explained(row, spec) for row in rows]
+        return rows
     if spec.student:
         from grader.engine.student_session import run_student   # it builds on this module
         return run_student(spec, ctx, stop)
