@@ -65,7 +65,8 @@ def run_job(spec: dict[str, Any]) -> None:
     try:
         with default_pool().lease(SLOTS_PER_GRADING, wait_report=lambda w: print(w, flush=True)) as lease:
             report = grade(Path(spec["impl"]), targets, cfg=cfg, hidden=True, public=spec["public"],
-                           hidden_dir=Path(spec["hidden_dir"]), lease=lease)
+                           hidden_dir=Path(spec["hidden_dir"]), lease=lease,
+                           hidden_sessions=int(spec.get("hidden_sessions") or 2))
         record = record_from_report(report, spec, cfg)
     except Exception as exc:  # a grader failure: the row says so, the batch goes on
         traceback.print_exc()

@@ -180,7 +180,12 @@ class Batch:
         return {"key": unit.key, "hash": content, "settings": self.settings, "collected": collected,
                 "out": str(self.plan.out.resolve()), "config": str(Path(self.plan.cfg.path).resolve()),
                 "targets": self.plan.words, "public": self.plan.public, "hidden_dir": str(self.plan.hidden_dir.resolve()),
-                "parent": os.getpid()}
+                "parent": os.getpid(), "hidden_sessions": self._hidden_sessions()}
+
+    def _hidden_sessions(self) -> int:
+        """One hidden-test session per grading when the jobs alone fill the cores (a second session
+        costs ~0.5 CPU-s of pytest start-up and gains nothing then); two when one job has them to itself."""
+        return 1 if self.plan.jobs >= (os.cpu_count() or 1) else 2
 
     def _done(self, unit: Unit, record: dict[str, Any], *, skipped: bool = False) -> None:
         atomic_write(self.plan.out / unit.key / "feedback.md",

@@ -38,6 +38,7 @@ from grader.engine.milestone import MilestoneRun, score_milestone
 from grader.engine.sessions import SANDBOX_MARGIN_SECONDS, SessionSpec, run_session
 from grader.engine.watchdog import GradingStop
 from grader.paths import assignments_dir, hidden_tests_dir, public_tests_dir
+from grader.sandbox import zygote
 from grader.sandbox.privileges import sandbox_id
 from grader.sandbox.runner import RUNS_AS_ROOT
 from grader.sandbox.slots import SlotLease, SlotWait, default_pool
@@ -141,7 +142,8 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
           loaders: dict[str, Callable[[], object]] | None = None, lease: SlotLease | None = None,
           on_wait: Callable[[SlotWait], None] | None = None, sandbox_public: bool | None = None,
           stop: GradingStop | None = None, deadline_seconds: float | None = None,
-          on_stuck: Callable[[str], None] | None = None, select: str = "") -> GradeReport:
+          on_stuck: Callable[[str], None] | None = None, select: str = "",
+          hidden_sessions: int = HIDDEN_SESSIONS) -> GradeReport:
     """Run the checks `targets` asks for against the implementation in `impl` (holds tinytorch/).
 
     lease: SLOTS_PER_GRADING sandbox uid slots held by the caller (a batch leases for all its
@@ -153,6 +155,8 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
     stopped grading kills everything it started, keeps the rows that finished and adds a
     visible "grading error: <reason>" row. on_stuck: see `GradingStop.watch`.
     select: a pytest -k expression choosing which public tests run ("" runs them all).
+    hidden_sessions: split the hidden tests over this many concurrent sessions (at most
+    HIDDEN_SESSIONS); a batch running one grading per core passes 1.
     """
     if lease is None:
         with default_pool().lease(SLOTS_PER_GRADING, wait_report=on_wait) as own:
@@ -163,11 +167,13 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
         raise ValueError(f"grade() needs {SLOTS_PER_GRADING} sandbox slots, the lease holds {lease.slots}")
     start = time.perf_counter()
     slots = sorted(lease.slots)
+    zygote.configure(cfg.sandbox.fork_server)
     stop = stop or GradingStop()
     ctx = base_context(impl, cfg)
     public_files = _test_files(public_dir or public_tests_dir(), targets.modules, False) if public else []
     hidden_files = _test_files(hidden_dir or hidden_tests_dir(), targets.modules, targets.milestone) if hidden else []
-    shards = [tuple(hidden_files[i::HIDDEN_SESSIONS]) for i in range(HIDDEN_SESSIONS)]
+    width = max(1, min(HIDDEN_SESSIONS, hidden_sessions))
+    shards = [tuple(hidden_files[i::width]) for i in range(width)]
     sandbox = sandbox_public if sandbox_public is not None else (hidden or not _is_own_checkout(impl))
     student = not hidden    # a check, not a grading: the short limits (sandboxed too for a folder not the student's own)
     if deadline_seconds is None:
@@ -184,7 +190,7 @@ def grade(impl: Path, targets: Targets, *, cfg: Config, hidden: bool, public: bo
             parts.append((spec.name, pool.submit(run_session, spec, _with_slot(ctx, slots[0]), sandboxed=sandbox,
                                                  stop=stop)))
         for i, shard in enumerate(s for s in shards if s):
-            name = "hidden tests" if len([s for s in shards if s]) == 1 else f"hidden tests ({i + 1} of {HIDDEN_SESSIONS})"
+            name = "hidden tests" if len([s for s in shards if s]) == 1 else f"hidden tests ({i + 1} of {width})"
             spec = SessionSpec(name, shard, Source.HIDDEN, cfg.hidden_timeout_seconds, cfg.hidden_session_seconds)
             parts.append((name, pool.submit(run_session, spec, _with_slot(ctx, slots[2 + i]),
                                             handoff=lease.handoff(slots[2 + i]), stop=stop)))

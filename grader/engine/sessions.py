@@ -70,7 +70,8 @@ class SessionSpec:
 
 
 def _pytest_args(spec: SessionSpec, rows: str, context: str, files: list[str]) -> list[str]:
-    return ["-q", "--no-header", "-p", "no:cacheprovider", "-p", "grader.engine.pytest_plugin",
+    # no:unraisableexception: its gc passes after every test cost ~0.5 CPU-s a grading, for warnings no one reads
+    return ["-q", "--no-header", "-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "grader.engine.pytest_plugin",
             "--grader-rows", rows, "--grader-context", context, "-o", "addopts=",
             "--timeout", str(max(1, int(spec.per_test_seconds))), "--continue-on-collection-errors",
             *(["-k", spec.select] if spec.select else []), *files]

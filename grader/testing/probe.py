@@ -8,11 +8,13 @@ stack and relay them into a visible message.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import io
 import os
 import re
 import textwrap
+import types
 import tokenize
 from pathlib import Path
 from typing import Any, Callable
@@ -59,7 +61,7 @@ def probe(fn: Callable[..., dict], /, *, limits: Limits | None = None,
     and outputs are plain data (arrays, numbers, strings). Nothing the worker does can change
     the verdict except the values it returns.
     """
-    source = neutral_source(textwrap.dedent(inspect.getsource(fn)), fn.__name__, _running_test(fn))
+    source = neutral_source(_source_of(fn.__code__), fn.__name__, _running_test(fn))
     ctx = current()
     return run_probe(current_impl(), source, NEUTRAL_NAME, inputs, limits=limits or sandbox_limits(),
                      files=files, uid_slot=ctx.uid_slot, workspace_dir=ctx.workspace_dir or None)
@@ -77,6 +79,13 @@ def _running_test(fn: Callable[..., Any]) -> tuple[str, ...]:
     return tuple(n for n in (Path(path).stem if path else "", function, title) if n)
 
 
+@functools.lru_cache(maxsize=512)
+def _source_of(code: types.CodeType) -> str:
+    """A probe function's source, dedented (once per function: a test module runs its probes many times)."""
+    return textwrap.dedent(inspect.getsource(code))
+
+
+@functools.lru_cache(maxsize=1024)   # a pure function of its arguments; each probe runs it per test case
 def neutral_source(source: str, name: str, secrets: tuple[str, ...] = ()) -> str:
     """`source` (defining the top-level function `name`) with that function renamed NEUTRAL_NAME.
 
