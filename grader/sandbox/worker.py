@@ -139,7 +139,7 @@ def _run_untrusted(config: dict[str, Any], reporter: Reporter, inputs: dict[str,
         _log_traceback(exc)
         if import_failure is not None:  # the probe needed a part of tinytorch that failed to import
             reporter.send("import_error", *import_failure)
-        reporter.send("raised", _error_type(exc), _safe_str(exc))
+        reporter.send("raised", _error_type(exc), _at_last_frame(exc, config["box"]))
     try:
         tree, npz = protocol.encode(returned, config["max_array_bytes"])
     except BaseException as exc:
@@ -379,6 +379,19 @@ def _with_location(exc: BaseException, box: str) -> str:
     except BaseException:
         lines = []
     return "\n".join([message, *lines]) if lines else message
+
+
+def _at_last_frame(exc: BaseException, box: str) -> str:
+    """The message and where in the student's package it was raised: "… (at tinytorch/layers.py:116 in forward)"."""
+    message = _safe_str(exc)
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(box + os.sep)]
+        if frames:
+            last = frames[-1]
+            return f"{message} (at {os.path.relpath(last.filename, box)}:{last.lineno} in {last.name})"
+    except BaseException:
+        pass
+    return message
 
 
 def _log_traceback(exc: BaseException) -> None:

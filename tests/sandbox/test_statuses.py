@@ -48,7 +48,15 @@ def test_exception_in_call_is_raised_with_type_and_message(tmp_path: Path) -> No
     """Any other exception in the call -> raised, keeping the student's type and message."""
     impl = make_impl(tmp_path, "def add(a, b):\n    raise ValueError('shapes (2,) and (3,) differ')\n")
     result = probe(impl, "def probe(tt):\n    return {'v': tt.add(1, 2)}\n")
-    assert (result.status, result.error_type, result.error_message) == ("raised", "ValueError", "shapes (2,) and (3,) differ")
+    assert (result.status, result.error_type, result.error_message) == \
+        ("raised", "ValueError", "shapes (2,) and (3,) differ (at tinytorch/__init__.py:2 in add)")
+
+
+def test_an_exception_raised_in_the_probe_itself_names_no_student_line(tmp_path: Path) -> None:
+    """The location is the last frame inside the student's package; the probe's own frames are not named."""
+    impl = make_impl(tmp_path)
+    result = probe(impl, "def probe(tt):\n    raise KeyError('k')\n")
+    assert (result.status, result.error_type, result.error_message) == ("raised", "KeyError", "'k'")
 
 
 def test_sys_exit_at_import_is_import_error(tmp_path: Path) -> None:
