@@ -15,13 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from grader.batch.resume import FORMAT, GRADED, RECORD, TIMEOUT, ERROR, read_record
 from grader.config import Config
+from grader.core.atomic import write_atomically
 from grader.core.outcomes import Outcome, Source
 from grader.core.rows import Row, Section, SectionKind, safe_text
 from grader.core.targets import Targets
@@ -33,17 +32,7 @@ CSV_NAME = "grades.csv"
 
 def atomic_write(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ import zipfile
 from pathlib import Path
 
 from grader.config import ConfigError, load_config
+from grader.core.atomic import write_atomically
 from grader.core.rows import safe_text
 from grader.export.otter_bundle import DEFAULT_NAME, MAX_FILE_BYTES, BundleProblem, pack_bundle
 
@@ -110,24 +110,11 @@ def _pack(args: argparse.Namespace) -> int:
         print(f"grader otter pack: refused: {safe_text(str(exc), 1000)}", file=sys.stderr)
         return EXIT_REFUSED
     out = Path(args.out)
-    _write_atomically(out, text.encode("utf-8"))
+    write_atomically(out, text)
     note = f"; not found (graded as not started): {', '.join(missing)}" if missing else ""
     print(f"wrote {safe_text(str(out), 1000)}: {len(files)} module files from {safe_text(str(package), 500)}{note}. "
           f"Upload this one file as it is.")
     return EXIT_OK
-
-
-def _write_atomically(out: Path, data: bytes) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=str(out.parent))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ------------------------------------------------------------------------ generate (instructors)

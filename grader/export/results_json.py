@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from grader.core.atomic import write_atomically
 from grader.core.outcomes import Outcome, Source
 from grader.core.rows import Row, Section, SectionKind, safe_text
 from grader.core.targets import Targets
@@ -115,15 +114,7 @@ def write_results_json(report: GradeReport, path: Path) -> None:
 
 def write_json(data: dict[str, Any], path: Path) -> None:
     """Write `data` to `path` atomically, as strict JSON (made plain first)."""
-    text = json.dumps(plain(data), indent=2, allow_nan=False, ensure_ascii=False)
-    fd, tmp = tempfile.mkstemp(prefix=".results-", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(plain(data), indent=2, allow_nan=False, ensure_ascii=False))
 
 
 def error_report(impl: Path, targets: Targets, *, hidden: bool, max_score: float, reason: str,

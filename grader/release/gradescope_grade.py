@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from typing import Any
 import yaml
 
 from grader.config import DEFAULT_PATH, Config, load_config
+from grader.core.atomic import write_atomically
 from grader.core.targets import Targets
 from grader.engine.grade import GradeReport, grade, max_points
 from grader.export.gradescope import MILESTONE_PART, MODULES_PART, gradescope_results, schema_problems
@@ -51,16 +50,7 @@ def write_json(data: dict[str, Any], path: Path) -> None:
     problems = schema_problems(data)
     if problems:
         raise ValueError(f"results.json would not follow Gradescope's schema: {problems[:5]}")
-    text = json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False)
-    fd, tmp = tempfile.mkstemp(prefix=".results-", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False))
 
 
 class Grading:

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from grader.config import Config
+from grader.core.atomic import write_atomically
 from grader.core.outcomes import Outcome
 from grader.core.rows import Row, finite_number, safe_text
 
@@ -75,18 +74,7 @@ def files_digest(impl: Path) -> str:
 
 def write_json_atomically(path: Path, data: Any) -> None:
     """Write `data` as JSON to `path` through a temp file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, ensure_ascii=False, indent=1)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, json.dumps(data, ensure_ascii=False, indent=1))
 
 
 def read(impl: Path) -> dict[str, DatasetRun]:

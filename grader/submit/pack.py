@@ -28,7 +28,6 @@ import platform
 import stat
 import subprocess
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.config import Config
+from grader.core.atomic import atomic_file
 
 MANIFEST_NAME = "MANIFEST.json"
 MANIFEST_FORMAT = "tinytorch-submission/1"
@@ -290,19 +290,8 @@ def zip_bytes_of(files: list[ModuleFile], manifest_data: dict[str, Any]) -> dict
 
 def write_zip(out: Path, files: list[ModuleFile], manifest_data: dict[str, Any]) -> int:
     """Write the zip to `out` atomically (a temporary file in its folder, then a rename); its size."""
-    out.parent.mkdir(parents=True, exist_ok=True)
     entries = zip_bytes_of(files, manifest_data)
-    fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with zipfile.ZipFile(handle, "w") as archive:
-                for name in sorted(entries):
-                    archive.writestr(_entry(name), entries[name])
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, out)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_file(out) as handle, zipfile.ZipFile(handle, "w") as archive:
+        for name in sorted(entries):
+            archive.writestr(_entry(name), entries[name])
     return out.stat().st_size

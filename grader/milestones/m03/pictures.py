@@ -25,14 +25,13 @@ milestone: `save` returns the reason instead.
 from __future__ import annotations
 
 import math
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from grader.core.atomic import atomic_file
 from grader.milestones.m03.learned import Learned, NoPictures, collect
 from grader.milestones.m03.recipe import Architecture, Images, Trace
 from grader.paths import assignments_dir, milestone_dir, solutions_dir
@@ -146,16 +145,9 @@ def _figure(name: str) -> Any:
 
 
 def _write(figure: Any, path: Path) -> Path:
-    """Save `figure` as PNG at `path` through a new temporary file in the same folder (created
-    exclusively, with the umask's permissions)."""
-    temporary = path.with_name(f".{path.stem}-{os.getpid()}-{secrets.token_hex(6)}.png")
-    try:
-        with open(temporary, "xb") as out:
-            figure.savefig(out, format="png", dpi=DPI)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """Save `figure` as PNG at `path`, atomically (a temporary file in the same folder, renamed)."""
+    with atomic_file(path) as out:
+        figure.savefig(out, format="png", dpi=DPI)
     return path
 
 
