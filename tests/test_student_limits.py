@@ -70,6 +70,8 @@ def test_an_infinite_loop_in_fit_costs_each_test_its_short_limit_and_names_the_l
     assert all(f"after {LIMITS.repeat_test_seconds:g} s" in row.reason and "same line" in row.reason
                for row in timeouts[2:]), [row.reason for row in timeouts]
     assert not _session_rows(report), [(r.title, r.reason) for r in _session_rows(report)]
+    assert not any("Timeout +++" in r.output or "threading.py" in r.output for r in timeouts), \
+        "pytest-timeout's own stack dump is not the student's output"
     # The four limits, plus starting pytest; a loaded machine gets a margin.
     assert seconds < 2 * LIMITS.test_seconds + 2 * LIMITS.repeat_test_seconds + 10, f"check 08 took {seconds:.1f} s"
 

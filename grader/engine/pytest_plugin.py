@@ -280,9 +280,13 @@ def _printed(report: pytest.TestReport, outcome: Outcome, source: Source) -> str
     Row bounds it and shows escape sequences as text. Hidden tests' own output is never kept."""
     if source is not Source.PUBLIC or outcome not in (Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT):
         return ""
-    tails = [content[-2 * MAX_OUTPUT:] for name, content in report.sections   # only a tail is kept: copy no more
-             if name.startswith("Captured std")]
+    tails = [_TIMEOUT_DUMP.split(content[-2 * MAX_OUTPUT:], 1)[0]   # only a tail is kept: copy no more
+             for name, content in report.sections if name.startswith("Captured std")]
     return "\n".join(tail for tail in tails if tail.strip())
+
+
+# pytest-timeout's own stack dump at a timeout (the report names the student's line instead)
+_TIMEOUT_DUMP = re.compile(r"^\++ Timeout \++$", re.MULTILINE)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
