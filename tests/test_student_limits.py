@@ -159,6 +159,7 @@ def test_the_milestone_does_not_train_mnist_after_tinydigits_timed_out(tmp_path:
     tiny = [r for r in rows if r.title.startswith(CFG.milestone["tinydigits"].title)]
     assert tiny and all(r.outcome is Outcome.TIMEOUT for r in tiny), [(r.title, r.outcome, r.reason) for r in rows]
     assert "graded runs allow" in tiny[0].reason, tiny[0].reason
+    assert any(f"at tinytorch/optim.py:{n} in step" in tiny[0].reason for n in (line, line + 1)), tiny[0].reason  # its stack
     mnist = [r for r in rows if r.title.startswith(CFG.milestone["mnist"].title)]
     assert len(mnist) == 1 and mnist[0].outcome is Outcome.WAITING, [(r.title, r.reason) for r in mnist]
     assert "not run because TinyDigits" in mnist[0].reason, mnist[0].reason

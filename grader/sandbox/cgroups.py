@@ -7,7 +7,7 @@
 
 RLIMIT_AS and RLIMIT_NPROC hold per process and per uid: 64 processes of 1.5 GB each hold
 96 GB. A cgroup holds the tree: `memory_bytes` for every process of the worker together (its
-scratch tmpfs included), `processes + 2` tasks (the worker and its namespace init too), and an
+scratch tmpfs included), `processes + 3` tasks (the worker, its namespace init and its stack-dump thread too), and an
 equal CPU share (cpu.weight 100 in v2, cpu.shares 1024 in v1), so a submission running 64
 busy processes gets as much CPU as an honest one running one. On an OOM the v2 group is
 killed whole (memory.oom.group); v1 kills the largest process.
@@ -40,7 +40,7 @@ from grader.sandbox.limits import Limits
 
 CONTROLLERS = ("memory", "pids", "cpu")
 ENV_PARENT = "TINYTORCH_SANDBOX_CGROUP"
-EXTRA_TASKS = 2  # the worker and its pid-namespace init run in the group beside the probe
+EXTRA_TASKS = 3  # the worker, its pid-namespace init and its stack-dump thread run in the group beside the probe
 REMOVE_SECONDS = 2.0
 
 

@@ -14,6 +14,7 @@ Statuses:
 
 from __future__ import annotations
 
+import re
 import signal
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,9 +39,29 @@ class ProbeResult:
     peak_memory_bytes: int | None = None  # the whole worker tree's peak, when a memory cgroup counted it
 
 
-def timeout_message(limits: Limits) -> str:
-    """Explanation for a worker the grader killed at its deadline."""
-    return f"exceeded the {limits.wall_seconds:g} s time limit; the grader killed the worker and all its processes"
+def timeout_message(limits: Limits, output_tail: str = "") -> str:
+    """Explanation for a worker the grader killed at its deadline; where the student's code was,
+    from the stack the worker dumped just before it (`stack_dump_after`), when one is there."""
+    where = stuck_at(output_tail)
+    return (f"exceeded the {limits.wall_seconds:g} s time limit{f' at {where}' if where else ''}; "
+            f"the grader killed the worker and all its processes")
+
+
+def stack_dump_after(limits: Limits) -> float:
+    """When the worker dumps its stack: shortly before the grader's deadline for it."""
+    return max(0.0, limits.wall_seconds - min(2.0, 0.2 * limits.wall_seconds))
+
+
+_FRAME = re.compile(r'File "[^"\n]*/tinytorch/([^"\n]{1,200})", line (\d{1,7}) in ([A-Za-z_<][\w<>.]{0,100})')
+
+
+def stuck_at(output_tail: str) -> str:
+    """"tinytorch/training.py:82 in fit": the innermost frame in the student's package of the
+    last stack dump in the worker's output (faulthandler lists the most recent call first).
+    The output is the submission's own, so this is only a hint, bounded, never trusted."""
+    start = output_tail.rfind("most recent call first")
+    match = _FRAME.search(output_tail, start if start >= 0 else 0)
+    return f"tinytorch/{match.group(1)}:{match.group(2)} in {match.group(3)}" if match else ""
 
 
 def crash_message(returncode: int, cpu_seconds_used: float, limits: Limits, oom_kills: int = 0) -> str:

@@ -44,7 +44,7 @@ from typing import Any
 from grader.sandbox import cgroups, cleanup, landlock, privileges, protocol, slots, waiting, zygote
 from grader.sandbox.cgroups import WorkerCgroup
 from grader.sandbox.limits import Limits
-from grader.sandbox.result import ProbeResult, crash_message, timeout_message
+from grader.sandbox.result import ProbeResult, crash_message, stack_dump_after, timeout_message
 from grader.sandbox.workspace import Workspace, WorkspaceError
 
 WORKER = Path(__file__).resolve().with_name("worker.py")
@@ -267,6 +267,7 @@ def _write_request(
         "max_array_bytes": limits.file_bytes,
         "cgroup_ready_fd": ready[0] if ready is not None else -1,
         "scratch_bytes": limits.scratch_bytes,
+        "stack_dump_after": stack_dump_after(limits),
     }
     return workspace.write_grader_file("config.json", protocol.dumps_json(config))
 
@@ -356,7 +357,7 @@ def _interpret(run: _Run, workspace: Workspace, limits: Limits, oom_kills: int) 
     """Turn how the worker ended, and what it wrote, into a ProbeResult."""
     tail = workspace.output_tail()
     if run.timed_out:
-        return ProbeResult("timeout", {}, None, timeout_message(limits), run.seconds, tail)
+        return ProbeResult("timeout", {}, None, timeout_message(limits, tail), run.seconds, tail)
     try:
         json_bytes, npz_bytes = workspace.result_bytes(limits.file_bytes + 1024**2)
         if not json_bytes:

@@ -31,6 +31,7 @@ without one), scratch_bytes (the tmpfs size).
 from __future__ import annotations
 
 import builtins
+import faulthandler
 import importlib
 import importlib.util
 import json
@@ -117,6 +118,9 @@ def main(argv: list[str]) -> int:
 def _run_untrusted(config: dict[str, Any], reporter: Reporter, inputs: dict[str, Any]) -> NoReturn:
     """Phase 3: everything below may run student code."""
     source, func_name = config["source"], config["func_name"]
+    dump_after = float(config.get("stack_dump_after") or 0.0)
+    if dump_after > 0:  # just before the grader's deadline: where the code was, into the log
+        faulthandler.dump_traceback_later(dump_after, exit=False, file=2)
     sys.path.insert(0, config["box"])
     import_failure: tuple[str, str] | None = None
     try:

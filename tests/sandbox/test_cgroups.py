@@ -59,12 +59,12 @@ def test_v2_a_delegated_parent_named_in_the_environment_is_used(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("version,expected", [
-    (2, {"memory.max": "536870912", "memory.swap.max": "0", "memory.oom.group": "1", "pids.max": "10", "cpu.weight": "100"}),
-    (1, {"memory.limit_in_bytes": "536870912", "memory.memsw.limit_in_bytes": "536870912", "pids.max": "10", "cpu.shares": "1024"}),
+    (2, {"memory.max": "536870912", "memory.swap.max": "0", "memory.oom.group": "1", "pids.max": "11", "cpu.weight": "100"}),
+    (1, {"memory.limit_in_bytes": "536870912", "memory.memsw.limit_in_bytes": "536870912", "pids.max": "11", "cpu.shares": "1024"}),
 ])
 def test_limits_are_written_in_each_versions_files(version: int, expected: dict[str, str], tmp_path: Path) -> None:
-    """memory_bytes for the whole tree, processes + 2 tasks (the worker and its namespace
-    init), an equal CPU share; optional files are written only where the kernel has them."""
+    """memory_bytes for the whole tree, processes + 3 tasks (the worker, its namespace init
+    and its stack-dump thread), an equal CPU share; optional files are written only where the kernel has them."""
     for name in expected:
         (tmp_path / name).write_text("")
     hierarchy = Hierarchy(version, str(tmp_path.parent), ("memory", "pids", "cpu"))

@@ -92,3 +92,21 @@ def test_keyboard_interrupt_in_call_is_raised(tmp_path: Path) -> None:
     impl = make_impl(tmp_path, "def add(a, b):\n    raise KeyboardInterrupt\n")
     result = probe(impl, "def probe(tt):\n    return {'v': tt.add(1, 2)}\n")
     assert result.status == "raised" and result.error_type == "KeyboardInterrupt", result
+
+
+def test_a_timeout_names_where_the_students_code_was(tmp_path: Path) -> None:
+    """The worker dumps its stack shortly before the deadline; the timeout names the innermost
+    frame in the student's package."""
+    impl = make_impl(tmp_path, "def add(a, b):\n    while True:\n        a += 1\n")
+    result = probe(impl, "def probe(tt):\n    return {'v': tt.add(1, 2)}\n")
+    assert result.status == "timeout", result
+    assert "at tinytorch/__init__.py:3 in add" in result.error_message, result.error_message
+
+
+def test_a_forged_stack_in_the_output_stays_a_bounded_hint() -> None:
+    """The dump comes from the submission's own output: only a well-formed, bounded frame is named."""
+    from grader.sandbox.result import stuck_at
+    assert stuck_at('Current thread 0x1 (most recent call first):\n  File "/b/tinytorch/x.py", line 7 in f\n') \
+        == "tinytorch/x.py:7 in f"
+    assert stuck_at('File "/b/tinytorch/' + "x" * 5000 + '.py", line 7 in f') == ""
+    assert stuck_at("\x1b[2J no stack at all") == ""
