@@ -98,7 +98,7 @@ class WorkerCgroup:
             _write(path, "cgroup.procs", str(pid))
 
     def describe(self) -> str:
-        """e.g. "v1: memory.limit 1536 MiB, pids.max 66, cpu.shares 1024"."""
+        """e.g. "v1: memory.limit 1536 MiB, pids.max 67, cpu.shares 1024"."""
         parts = []
         for hierarchy, _ in self.dirs:
             for controller in hierarchy.controllers:

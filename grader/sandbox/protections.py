@@ -4,7 +4,7 @@
     >>> protections()
     {'uid drop': 'uid 61999', 'Landlock': 'ABI 7', 'mount namespace': 'private; 1 directory covered',
      'network namespace': 'private, no interface up', 'pid namespace': 'private, own /proc, hidepid=invisible',
-     'cgroup': 'v1 memory.limit_in_bytes 2048 MiB, v1 pids.max 66, v1 cpu.shares 1024',
+     'cgroup': 'v1 memory.limit_in_bytes 2048 MiB, v1 pids.max 67, v1 cpu.shares 1024',
      'scratch': 'tmpfs of 256 MiB over the box', 'seccomp': 'sockets: ...', 'rlimits': 'always: ...'}
 
 Every value starts with "unavailable" where the protection is missing, followed by why
