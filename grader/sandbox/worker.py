@@ -40,7 +40,6 @@ import random
 import resource
 import signal
 import sys
-import traceback
 from types import ModuleType
 from typing import Any, NoReturn
 
@@ -50,8 +49,6 @@ import numpy.random  # noqa: F401  (NumPy loads it lazily; seeded in _lock_down,
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _exit = os._exit  # bound before student code could replace os._exit
 SYSTEM_READ_ONLY = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev")
-TRACEBACK_FRAMES = 3
-LOG_TRACEBACK_CHARS = 4000
 
 
 def _load_helper(name: str) -> ModuleType:
@@ -69,6 +66,7 @@ landlock = _load_helper("landlock")
 privileges = _load_helper("privileges")
 namespaces = _load_helper("namespaces")
 seccomp = _load_helper("seccomp")
+failures = _load_helper("failures")
 
 
 class Reporter:
@@ -126,10 +124,10 @@ def _run_untrusted(config: dict[str, Any], reporter: Reporter, inputs: dict[str,
     try:
         tt = importlib.import_module("tinytorch")
     except NotImplementedError as exc:
-        reporter.send("not_implemented", "NotImplementedError", _safe_str(exc))
+        reporter.send("not_implemented", "NotImplementedError", failures.safe_str(exc))
     except BaseException as exc:
-        _log_traceback(exc)
-        import_failure = (_error_type(exc), _with_location(exc, config["box"]))
+        failures.log_traceback(exc)
+        import_failure = (failures.error_type(exc), failures.with_location(exc, config["box"]))
         if _failed_in_package_init(exc, config["box"]):
             reporter.send("import_error", *import_failure)
         tt = _import_partially(config["box"])
@@ -138,16 +136,16 @@ def _run_untrusted(config: dict[str, Any], reporter: Reporter, inputs: dict[str,
         exec(compile(source, "<probe>", "exec"), namespace)
         returned = namespace[func_name](tt, **inputs)
     except NotImplementedError as exc:
-        reporter.send("not_implemented", "NotImplementedError", _safe_str(exc))
+        reporter.send("not_implemented", "NotImplementedError", failures.safe_str(exc))
     except BaseException as exc:
-        _log_traceback(exc)
+        failures.log_traceback(exc)
         if import_failure is not None:  # the probe needed a part of tinytorch that failed to import
             reporter.send("import_error", *import_failure)
-        reporter.send("raised", _error_type(exc), _at_last_frame(exc, config["box"]))
+        reporter.send("raised", failures.error_type(exc), failures.at_last_frame(exc, config["box"]))
     try:
         tree, npz = protocol.encode(returned, config["max_array_bytes"])
     except BaseException as exc:
-        reporter.send("bad_output", _error_type(exc), _safe_str(exc))
+        reporter.send("bad_output", failures.error_type(exc), failures.safe_str(exc))
     reporter.send("ok", tree=tree, npz=npz)
 
 
@@ -158,7 +156,7 @@ def _failed_in_package_init(exc: BaseException, box: str) -> bool:
     if isinstance(exc, SyntaxError) and getattr(exc, "filename", None):
         return os.path.abspath(exc.filename) == init
     try:
-        frames = [f.filename for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(box + os.sep)]
+        frames = [f.filename for f in failures.frames_in(exc, box)]
     except BaseException:
         return True
     return not frames or frames[-1] == init
@@ -358,53 +356,6 @@ def _overwrite(fd: int, data: bytes) -> None:
     offset = 0
     while offset < len(view):
         offset += os.pwrite(fd, view[offset:], offset)
-
-
-def _error_type(exc: BaseException) -> str:
-    if isinstance(exc, MemoryError):  # NumPy raises a private subclass
-        return "MemoryError"
-    return _safe_str(type(exc).__name__)
-
-
-def _safe_str(value: Any) -> str:
-    try:
-        text = str(value)
-        return text if type(text) is str else "<non-str message>"
-    except BaseException:
-        return f"<unprintable {type(value).__name__}>"
-
-
-def _with_location(exc: BaseException, box: str) -> str:
-    """The message plus the last few traceback frames inside the student's package."""
-    message = _safe_str(exc)
-    try:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(box + os.sep)]
-        lines = [f"  {os.path.relpath(f.filename, box)}:{f.lineno} in {f.name}: {(f.line or '').strip()}" for f in frames[-TRACEBACK_FRAMES:]]
-    except BaseException:
-        lines = []
-    return "\n".join([message, *lines]) if lines else message
-
-
-def _at_last_frame(exc: BaseException, box: str) -> str:
-    """The message and where in the student's package it was raised: "… (at tinytorch/layers.py:116 in forward)"."""
-    message = _safe_str(exc)
-    try:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(box + os.sep)]
-        if frames:
-            last = frames[-1]
-            return f"{message} (at {os.path.relpath(last.filename, box)}:{last.lineno} in {last.name})"
-    except BaseException:
-        pass
-    return message
-
-
-def _log_traceback(exc: BaseException) -> None:
-    """Write the traceback to the worker's log (stderr fd), bypassing any replaced sys.stderr."""
-    try:
-        text = "".join(traceback.format_exception(exc))[-LOG_TRACEBACK_CHARS:]
-        os.write(2, text.encode("utf-8", "replace"))
-    except BaseException:
-        pass
 
 
 if __name__ == "__main__":
