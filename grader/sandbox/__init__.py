@@ -10,7 +10,7 @@ report (uid drop, Landlock, mount/network/pid namespaces, cgroup, scratch, secco
 `DROPS_PRIVILEGES` are the static part of it.
 Files: limits.py (Limits), result.py (ProbeResult), protocol.py (plain-data encoding),
 workspace.py (temp dirs, the bounded copy of the submission), worker.py (the sandboxed
-process), zygote.py (the pre-started process workers are forked from), landlock.py, privileges.py (sandbox uid, covering the checkout), namespaces.py
+process), zygote.py and zygote_process.py (the pre-started process workers are forked from), landlock.py, privileges.py (sandbox uid, covering the checkout), namespaces.py
 (network, pid and mount namespaces, scratch tmpfs), seccomp.py (socket filter), cgroups.py
 (per-worker memory, pids and CPU share), protections.py, slots.py and slot_locks.py
 (leasing uid slots), cleanup.py (killing and reaping everything afterwards), waiting.py (waiting
