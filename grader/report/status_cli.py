@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable, TextIO
+from typing import Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -29,6 +29,7 @@ from rich.text import Text
 from grader.config import Config, ConfigError, load_config
 from grader.core.rows import safe_text
 from grader.core.targets import UnknownTarget
+from grader.report.render import ASCII, ascii_only, terminal_console
 from grader.report.status import State, Status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -58,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grader status: {safe_text(str(exc), 2000)}", file=sys.stderr)
         return EXIT_USAGE
     from grader.report.status import compute_status
-    console = console_for(sys.stdout)
-    errors = console_for(sys.stderr)
+    console = terminal_console()
+    errors = terminal_console(stderr=True)
 
     def on_wait(wait: object) -> None:
         errors.print(f"grader: {safe_text(str(wait), 2000)}", markup=False, highlight=False)
@@ -84,34 +85,15 @@ def main(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------------------------- output
 STYLES = {State.DONE: "green", State.IN_PROGRESS: "yellow", State.NOT_STARTED: "", State.WAITING: "cyan",
           State.ERROR: "red"}
-_ASCII = str.maketrans({"·": "-", "–": "-", "—": "-", "…": "...", "≥": ">=", "×": "x", "✓": "ok", "✗": "x",
-                        "“": '"', "”": '"', "‘": "'", "’": "'", "→": "->"})
-
-
-def console_for(stream: TextIO) -> Console:
-    """A rich Console on `stream`: colour only on a terminal that wants it (rich honours NO_COLOR,
-    TERM=dumb and pipes); an encoding that cannot print every character replaces it, never raises."""
-    reconfigure = getattr(stream, "reconfigure", None)
-    if reconfigure is not None and not _unicode_ok(stream):
-        reconfigure(errors="replace")
-    return Console(file=stream, soft_wrap=False, highlight=False)
-
-
-def _unicode_ok(stream: TextIO) -> bool:
-    try:
-        "·–…≥✓".encode(getattr(stream, "encoding", None) or "ascii")
-        return True
-    except (LookupError, UnicodeEncodeError):
-        return False
 
 
 def render_status(status: Status, cfg: Config, console: Console) -> None:
     """The status table, the milestone line and the next command."""
-    plain = not _unicode_ok(console.file)
+    plain = ascii_only(console)
 
     def text(value: str, style: str = "") -> Text:
         value = safe_text(value, 2000)
-        return Text(value.translate(_ASCII) if plain else value, style=style)
+        return Text(value.translate(ASCII) if plain else value, style=style)
 
     header = text("tinytorch status", "bold")
     header.append_text(text(f" · implementation: {status.impl}"))
